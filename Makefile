@@ -1,0 +1,65 @@
+# Two commands matter: `make demo` (the main job) and `make test`.
+# Everything installs into the project's own virtualenvs; nothing global is needed
+# beyond python3 and a Rust toolchain.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CLHVENV := .venv-clh
+CLHPY  := $(CLHVENV)/bin/python
+export VIRTUAL_ENV := $(abspath $(VENV))
+
+.PHONY: all venv dev demo test test-rust test-python lint fmt bench soak chaos clean
+
+all: dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.16,<2" "pytest>=7" "ruff>=0.5"
+
+venv: $(PY)
+
+# Build the release extension into .venv (editable install of python/).
+dev: $(PY)
+	$(VENV)/bin/maturin develop --release -q
+
+# CLH 0.9.31 from PyPI in its own venv (same import name as ours), for interop tests and the benchmark.
+$(CLHPY):
+	$(PYTHON) -m venv $(CLHVENV)
+	$(CLHPY) -m pip install -q "concurrent-log-handler==0.9.31"
+
+clh-venv: $(CLHPY)
+
+demo: dev
+	$(PY) examples/demo.py
+
+test: test-rust test-python
+
+test-rust:
+	cargo test --workspace --exclude clh-python -q
+
+test-python: dev $(CLHPY)
+	CLH_REFERENCE_PYTHON=$(abspath $(CLHPY)) $(PY) -m pytest -q tests/python
+
+lint: $(PY)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/ruff format --check python tests bench examples
+
+fmt: $(PY)
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests bench examples
+
+bench: dev $(CLHPY)
+	$(PY) bench/run.py --ours-python $(abspath $(PY)) --clh-python $(abspath $(CLHPY))
+
+# Long runs, not part of `make test`.
+soak: dev
+	CLH_SOAK_SCALE=5 $(PY) -m pytest -q tests/python/test_soak.py
+
+chaos: dev
+	$(PY) tests/chaos/kill_during_rotation.py
+
+clean:
+	rm -rf $(VENV) $(CLHVENV) target

@@ -1,0 +1,70 @@
+//! The cross-process lock: an exclusive `flock` on CLH's lock file.
+
+use crate::error::{Context, Result, Step};
+use crate::sys::{self, Access, Perms};
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+/// How many times to retry a non-blocking lock before sleeping in the kernel. A
+/// writer holds the lock for a few microseconds, so a short spin usually wins it
+/// without the cost of being put to sleep and woken up.
+const SPINS: u32 = 32;
+
+/// An open lock file. Every process (and every fork) opens its own, so that each
+/// has its own open file description and therefore its own `flock`.
+#[derive(Debug)]
+pub(crate) struct LockFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockFile {
+    /// Open (creating with `perms` if needed) the lock file at `path`.
+    pub fn open(path: &Path, perms: &Perms) -> Result<Self> {
+        let file = sys::open_or_create(path, Access::ReadWrite, perms).at(Step::OpenLock, path)?;
+        Ok(LockFile {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Block until this process holds the exclusive lock.
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        for _ in 0..SPINS {
+            match self.file.try_lock() {
+                Ok(()) => return Ok(LockGuard { lock: self }),
+                Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+                Err(TryLockError::Error(e)) => return Err(e).at(Step::Lock, &self.path),
+            }
+        }
+        self.file.lock().at(Step::Lock, &self.path)?;
+        Ok(LockGuard { lock: self })
+    }
+
+    /// The raw handle, to close it in a forked child.
+    pub fn raw_handle(&self) -> i64 {
+        sys::raw_handle(&self.file)
+    }
+}
+
+/// Proof that the lock is held; releases it when dropped.
+#[derive(Debug)]
+pub(crate) struct LockGuard<'a> {
+    lock: &'a LockFile,
+}
+
+impl LockGuard<'_> {
+    /// Release the lock, reporting a failure (the caller then closes the file, which
+    /// releases the lock in any case, so a failed unlock can never leave it held).
+    pub fn unlock(self) -> Result<()> {
+        let result = self.lock.file.unlock().at(Step::Lock, &self.lock.path);
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.file.unlock();
+    }
+}

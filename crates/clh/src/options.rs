@@ -1,0 +1,229 @@
+//! The builder: every option, validated when the writer is opened.
+
+use crate::error::{Context, Error, Result, Step};
+use crate::paths::{lock_path_for, Namer};
+use crate::rotation::parent_dir;
+use crate::sys::{self, Perms};
+use crate::writer::LogWriter;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Options for a [`LogWriter`]; start with [`LogWriter::builder`].
+///
+/// ```no_run
+/// let writer = clh::LogWriter::builder("/var/log/app.log")
+///     .max_bytes(10 * 1024 * 1024)
+///     .backup_count(5)
+///     .gzip(true)
+///     .open()?;
+/// writer.write(b"hello\n")?;
+/// # Ok::<(), clh::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct Builder {
+    pub(crate) path: PathBuf,
+    pub(crate) max_bytes: u64,
+    pub(crate) backup_count: u32,
+    pub(crate) gzip: bool,
+    pub(crate) lock_dir: Option<PathBuf>,
+    pub(crate) perms: Perms,
+    pub(crate) keep_file_open: bool,
+    pub(crate) debug: bool,
+    pub(crate) namer: Option<Namer>,
+}
+
+impl Builder {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Builder {
+            path,
+            max_bytes: 0,
+            backup_count: 0,
+            gzip: false,
+            lock_dir: None,
+            perms: Perms::default(),
+            keep_file_open: true,
+            debug: false,
+            namer: None,
+        }
+    }
+
+    /// Rotate once the log has reached this many bytes; 0 (the default) never rotates by size.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").max_bytes(1 << 20);
+    /// ```
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How many numbered backups to keep (`app.log.1` newest). 0 (the default) truncates
+    /// the log instead of rotating it, as CLH does.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").backup_count(7);
+    /// ```
+    pub fn backup_count(mut self, backup_count: u32) -> Self {
+        self.backup_count = backup_count;
+        self
+    }
+
+    /// Gzip rotated files (`app.log.1.gz`).
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").gzip(true);
+    /// ```
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.gzip = gzip;
+        self
+    }
+
+    /// Put the lock file in this directory (created if missing) instead of beside the log.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").lock_dir("/run/lock/app");
+    /// ```
+    pub fn lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lock_dir = Some(dir.into());
+        self
+    }
+
+    /// Exact permission bits for every file created (log, lock, backups), set before
+    /// the file appears under its name. Unix only.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").mode(0o640);
+    /// ```
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.perms.mode = Some(mode);
+        self
+    }
+
+    /// Owner `(uid, gid)` for every file created (needs the privilege to chown). Unix only.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").owner(0, 0);
+    /// ```
+    pub fn owner(mut self, uid: u32, gid: u32) -> Self {
+        self.perms.owner = Some((uid, gid));
+        self
+    }
+
+    /// Create files with mode `0o666 & !umask` (ignored when [`mode`](Self::mode) is set).
+    /// Unlike CLH this never changes the process-wide umask. Unix only.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").umask(0o027);
+    /// ```
+    pub fn umask(mut self, umask: u32) -> Self {
+        self.perms.umask = Some(umask);
+        self
+    }
+
+    /// Keep the log and lock file open between records (the default). With `false`
+    /// both are opened and closed for every record, as CLH's `keep_file_open=False`.
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").keep_file_open(false);
+    /// ```
+    pub fn keep_file_open(mut self, keep: bool) -> Self {
+        self.keep_file_open = keep;
+        self
+    }
+
+    /// Print lock-file and rotation traces to stdout (CLH's `debug=True`).
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").debug(true);
+    /// ```
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// Rename backups: `namer` maps the default name (`app.log.3`) to the one to use;
+    /// `.gz` is appended after it. Every process sharing the log must use the same namer.
+    ///
+    /// ```
+    /// use std::path::{Path, PathBuf};
+    /// let b = clh::LogWriter::builder("app.log")
+    ///     .namer(|p: &Path| PathBuf::from(format!("{}.old", p.display())));
+    /// ```
+    pub fn namer(mut self, namer: impl Fn(&Path) -> PathBuf + Send + Sync + 'static) -> Self {
+        self.namer = Some(std::sync::Arc::new(namer));
+        self
+    }
+
+    /// Validate the options, create the lock directory if needed, open the lock file
+    /// and return the writer. The log itself is opened at the first write.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join("clh-doc-open");
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let err = clh::LogWriter::builder(&dir).open().unwrap_err();
+    /// assert!(err.to_string().contains("is a directory"));
+    /// ```
+    pub fn open(mut self) -> Result<LogWriter> {
+        self.validate()?;
+        self.path = std::path::absolute(&self.path).at(Step::Check, &self.path)?;
+        let dir = parent_dir(&self.path).to_owned();
+        check_dir(&dir)?;
+        if let Some(lock_dir) = &self.lock_dir {
+            fs::create_dir_all(lock_dir).at(Step::CreateDir, lock_dir)?;
+            check_dir(lock_dir)?;
+        }
+        if !sys::CAN_KEEP_LOG_OPEN {
+            self.keep_file_open = false;
+        }
+        let lock_path = lock_path_for(&self.path, self.lock_dir.as_deref());
+        LogWriter::from_builder(self, lock_path)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let p = &self.path;
+        if p.as_os_str().is_empty() {
+            return Err(Error::invalid("path", "\"\"", "is empty"));
+        }
+        if p.file_name().is_none() || p.to_string_lossy().ends_with('/') {
+            return Err(Error::invalid("path", p.display(), "does not name a file"));
+        }
+        if p.is_dir() {
+            return Err(Error::invalid("path", p.display(), "is a directory"));
+        }
+        if let Some(mode) = self.perms.mode {
+            if mode > 0o7777 {
+                return Err(Error::invalid(
+                    "mode",
+                    format!("{mode:#o}"),
+                    "must be at most 0o7777",
+                ));
+            }
+        }
+        if let Some(umask) = self.perms.umask {
+            if umask > 0o777 {
+                return Err(Error::invalid(
+                    "umask",
+                    format!("{umask:#o}"),
+                    "must be at most 0o777",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    sys::check_dir_writable(dir).at(Step::Check, dir)
+}
+
+/// The resolved, immutable configuration a writer runs with.
+pub(crate) struct Config {
+    pub path: PathBuf,
+    pub lock_path: PathBuf,
+    pub max_bytes: u64,
+    pub backup_count: u32,
+    pub gzip: bool,
+    pub perms: Perms,
+    pub keep_file_open: bool,
+    pub debug: bool,
+}

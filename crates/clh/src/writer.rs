@@ -1,0 +1,444 @@
+//! The write path: one record, one lock, one `write()`.
+//!
+//! Per record, with the log kept open: `flock(LOCK_EX)`, `stat(path)` (the real size
+//! of the file every process writes, and whether another process has rotated it
+//! away), `write()`, `flock(LOCK_UN)`. Nothing else unless a rotation is due.
+
+use crate::error::{Context, Result, Step};
+use crate::lock::LockFile;
+use crate::options::{Builder, Config};
+use crate::paths::{BackupNames, Namer};
+use crate::rotation::Rotation;
+use crate::sys::{self, Access, FileId};
+use crate::trigger::SizeTrigger;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::ptr;
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+
+/// Appends records to a log file shared with any number of threads and processes,
+/// rotating it by size. Cheap to share: `&LogWriter` is `Sync`.
+///
+/// Every record is written with one `write()` under an exclusive `flock` on CLH's
+/// lock file, so records never interleave and a rotation never races a write. After
+/// `fork()` the child transparently opens its own lock and log descriptors.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let log = dir.path().join("app.log");
+/// let writer = clh::LogWriter::builder(&log).max_bytes(64).backup_count(2).open()?;
+/// for i in 0..10 {
+///     writer.write(format!("record {i:02} of ten\n").as_bytes())?;
+/// }
+/// assert!(dir.path().join("app.log.1").exists());
+/// assert!(writer.rollovers() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LogWriter {
+    cfg: Config,
+    trigger: SizeTrigger,
+    namer: RwLock<Option<Namer>>,
+    /// The per-process state; replaced (never freed) in a child after `fork()`.
+    slot: AtomicPtr<Slot>,
+    rollovers: AtomicU64,
+}
+
+/// Descriptors and their mutex, valid in the process (fork generation) that made them.
+struct Slot {
+    generation: u64,
+    /// Raw descriptors, readable without the mutex, to close them in a forked child
+    /// even when the fork caught another thread holding the mutex.
+    lock_fd: AtomicI64,
+    log_fd: AtomicI64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    lock: Option<LockFile>,
+    log: Option<OpenLog>,
+}
+
+struct OpenLog {
+    file: File,
+    id: Option<FileId>,
+}
+
+const NO_FD: i64 = -1;
+
+impl Slot {
+    fn new(generation: u64) -> Self {
+        Slot {
+            generation,
+            lock_fd: AtomicI64::new(NO_FD),
+            log_fd: AtomicI64::new(NO_FD),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// In a forked child: close what this slot had open in the parent, without
+    /// unlocking (that would release the parent's lock).
+    fn abandon(&self) {
+        match self.state.try_lock() {
+            Ok(mut state) => {
+                // Dropping closes; `LockFile` only unlocks through a guard.
+                state.lock = None;
+                state.log = None;
+            }
+            Err(_) => {
+                // A thread that no longer exists held the mutex: the `File`s stay
+                // leaked inside it, so closing their descriptors here is the only close.
+                for fd in [&self.lock_fd, &self.log_fd] {
+                    let fd = fd.swap(NO_FD, Ordering::AcqRel);
+                    if fd != NO_FD {
+                        sys::close_inherited(fd);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl LogWriter {
+    /// Start configuring a writer for the log at `path`.
+    ///
+    /// ```
+    /// let builder = clh::LogWriter::builder("/var/log/app.log").max_bytes(1 << 20);
+    /// ```
+    pub fn builder(path: impl AsRef<Path>) -> Builder {
+        Builder::new(path.as_ref().to_owned())
+    }
+
+    pub(crate) fn from_builder(b: Builder, lock_path: PathBuf) -> Result<Self> {
+        let cfg = Config {
+            path: b.path,
+            lock_path,
+            max_bytes: b.max_bytes,
+            backup_count: b.backup_count,
+            gzip: b.gzip,
+            perms: b.perms,
+            keep_file_open: b.keep_file_open,
+            debug: b.debug,
+        };
+        let slot = Slot::new(sys::fork_generation());
+        // Open the lock file now: a bad lock directory or permissions fail here.
+        let lock = LockFile::open(&cfg.lock_path, &cfg.perms)?;
+        if cfg.keep_file_open {
+            slot.lock_fd.store(lock.raw_handle(), Ordering::Release);
+            slot.state().lock = Some(lock);
+        }
+        Ok(LogWriter {
+            trigger: SizeTrigger::new(cfg.max_bytes),
+            cfg,
+            namer: RwLock::new(b.namer),
+            slot: AtomicPtr::new(Box::into_raw(Box::new(slot))),
+            rollovers: AtomicU64::new(0),
+        })
+    }
+
+    /// Append one record (include its line terminator). The record reaches the file
+    /// in a single `write()`, whole. If a due rotation fails, the record is still
+    /// written and the rotation's error returned; if the write itself fails, any
+    /// partial record is cut off again so the file never holds a torn record.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.write(b"one line\n")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write(&self, record: &[u8]) -> Result<()> {
+        self.locked(|s| {
+            let mut size = s.current_size()?;
+            let mut rotation_error = None;
+            if self.trigger.should_rotate(size) {
+                rotation_error = s.rotate().err();
+                size = s.current_size()?;
+            }
+            s.append(record, size)?;
+            rotation_error.map_or(Ok(()), Err)
+        })
+    }
+
+    /// Whether the log, as it is on disk now, is due for rotation by size.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).max_bytes(4).open()?;
+    /// assert!(!writer.should_rotate()?);
+    /// writer.write(b"12345\n")?;
+    /// assert!(writer.should_rotate()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn should_rotate(&self) -> Result<bool> {
+        self.locked(|s| Ok(self.trigger.should_rotate(s.current_size()?)))
+    }
+
+    /// Rotate now, whatever the size (`doRollover()`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).backup_count(1).open()?;
+    /// writer.write(b"old\n")?;
+    /// writer.rotate()?;
+    /// assert_eq!(std::fs::read(dir.path().join("a.log.1"))?, b"old\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotate(&self) -> Result<()> {
+        self.locked(|s| {
+            s.current_size()?;
+            s.rotate()
+        })
+    }
+
+    /// Replace the backup namer (see [`Builder::namer`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.set_namer(None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_namer(&self, namer: Option<Namer>) {
+        *self.namer.write().unwrap_or_else(PoisonError::into_inner) = namer;
+    }
+
+    /// How many rotations this writer has carried out (CLH's `num_rollovers`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// assert_eq!(writer.rollovers(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rollovers(&self) -> u64 {
+        self.rollovers.load(Ordering::Relaxed)
+    }
+
+    /// The log's absolute path.
+    ///
+    /// ```
+    /// let writer = clh::LogWriter::builder(std::env::temp_dir().join("p.log")).open()?;
+    /// assert!(writer.path().is_absolute());
+    /// # Ok::<(), clh::Error>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.cfg.path
+    }
+
+    /// The lock file's path (see [`lock_path_for`](crate::lock_path_for)).
+    ///
+    /// ```
+    /// let writer = clh::LogWriter::builder(std::env::temp_dir().join("q.log")).open()?;
+    /// assert!(writer.lock_path().ends_with(".__q.lock"));
+    /// # Ok::<(), clh::Error>(())
+    /// ```
+    pub fn lock_path(&self) -> &Path {
+        &self.cfg.lock_path
+    }
+
+    /// Close the log and lock file. The writer stays usable: the next write reopens them.
+    ///
+    /// ```
+    /// let writer = clh::LogWriter::builder(std::env::temp_dir().join("r.log")).open()?;
+    /// writer.close();
+    /// writer.write(b"reopened\n")?;
+    /// # Ok::<(), clh::Error>(())
+    /// ```
+    pub fn close(&self) {
+        let slot = self.slot();
+        let mut state = slot.state();
+        state.log = None;
+        state.lock = None;
+        slot.log_fd.store(NO_FD, Ordering::Release);
+        slot.lock_fd.store(NO_FD, Ordering::Release);
+    }
+
+    /// This process's slot, replacing the parent's after a fork.
+    fn slot(&self) -> &Slot {
+        let generation = sys::fork_generation();
+        loop {
+            let current = self.slot.load(Ordering::Acquire);
+            // SAFETY: slots are only freed in `Drop`, which has `&mut self`.
+            let slot = unsafe { &*current };
+            if slot.generation == generation {
+                return slot;
+            }
+            let fresh = Box::into_raw(Box::new(Slot::new(generation)));
+            match self
+                .slot
+                .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // The parent's slot is leaked, not freed: another thread of this
+                    // child may still be reading its generation.
+                    slot.abandon();
+                    if self.cfg.debug {
+                        println!(
+                            "[clh {}] fork detected: reopening files",
+                            std::process::id()
+                        );
+                    }
+                    // SAFETY: `fresh` is now owned by `self.slot`.
+                    return unsafe { &*fresh };
+                }
+                // SAFETY: `fresh` was never shared.
+                Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+            }
+        }
+    }
+
+    /// Run `f` with this process's state, holding the cross-process lock.
+    fn locked<T>(&self, f: impl FnOnce(&mut Session<'_>) -> Result<T>) -> Result<T> {
+        let slot = self.slot();
+        let mut state = slot.state();
+        let State { lock, log } = &mut *state;
+        if lock.is_none() {
+            let opened = LockFile::open(&self.cfg.lock_path, &self.cfg.perms)?;
+            slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
+            *lock = Some(opened);
+        }
+        let lock_file = lock.as_ref().expect("lock file opened above");
+        let guard = lock_file.lock()?;
+        let mut session = Session {
+            writer: self,
+            slot,
+            log,
+            rotated: 0,
+        };
+        let result = f(&mut session);
+        let rotated = session.rotated;
+        if !self.cfg.keep_file_open {
+            session.close_log();
+        }
+        let unlocked = guard.unlock();
+        if unlocked.is_err() || !self.cfg.keep_file_open {
+            // Closing releases the lock whatever happened to the unlock.
+            *lock = None;
+            slot.lock_fd.store(NO_FD, Ordering::Release);
+        }
+        self.rollovers.fetch_add(rotated, Ordering::Relaxed);
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let current = *self.slot.get_mut();
+        if !current.is_null() {
+            // SAFETY: the current slot is owned by this writer and no longer shared.
+            drop(unsafe { Box::from_raw(current) });
+            *self.slot.get_mut() = ptr::null_mut();
+        }
+    }
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("path", &self.cfg.path)
+            .field("lock_path", &self.cfg.lock_path)
+            .field("max_bytes", &self.cfg.max_bytes)
+            .field("backup_count", &self.cfg.backup_count)
+            .field("gzip", &self.cfg.gzip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a writer may do while it holds the lock.
+struct Session<'a> {
+    writer: &'a LogWriter,
+    slot: &'a Slot,
+    log: &'a mut Option<OpenLog>,
+    rotated: u64,
+}
+
+impl Session<'_> {
+    fn cfg(&self) -> &Config {
+        &self.writer.cfg
+    }
+
+    /// Make sure the open log is the file now at the log's path (another process may
+    /// have rotated it, or it may not exist yet) and return its size.
+    fn current_size(&mut self) -> Result<u64> {
+        let path = &self.writer.cfg.path;
+        let on_disk = match fs::metadata(path) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).at(Step::Stat, path),
+        };
+        if let (Some(meta), Some(open)) = (&on_disk, self.log.as_ref()) {
+            let id = sys::file_id(meta);
+            if id.is_some() && id == open.id {
+                return Ok(meta.len());
+            }
+        }
+        if on_disk.is_none() {
+            // A missing log may be a rotation a killed process left half done.
+            self.rotation().recover()?;
+        }
+        self.close_log();
+        let file =
+            sys::open_or_create(path, Access::Append, &self.cfg().perms).at(Step::OpenLog, path)?;
+        let meta = file.metadata().at(Step::Stat, path)?;
+        self.slot
+            .log_fd
+            .store(sys::raw_handle(&file), Ordering::Release);
+        *self.log = Some(OpenLog {
+            id: sys::file_id(&meta),
+            file,
+        });
+        Ok(meta.len())
+    }
+
+    /// Append `record` to the open log, whose size is `size`.
+    fn append(&mut self, record: &[u8], size: u64) -> Result<()> {
+        let path = &self.writer.cfg.path;
+        let open = self.log.as_mut().expect("current_size opened the log");
+        if let Err(e) = open.file.write_all(record) {
+            // Cut off whatever part of the record did reach the file.
+            let _ = open.file.set_len(size);
+            return Err(e).at(Step::Write, path);
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        self.close_log();
+        let result = self.rotation().rotate();
+        if result.is_ok() || !self.writer.cfg.path.exists() {
+            self.rotated += 1;
+        }
+        result
+    }
+
+    fn rotation(&self) -> Rotation<'_> {
+        let cfg = self.cfg();
+        let namer = self
+            .writer
+            .namer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Rotation {
+            log: &cfg.path,
+            names: BackupNames::new(&cfg.path, namer),
+            backup_count: cfg.backup_count,
+            gzip: cfg.gzip,
+            debug: cfg.debug,
+        }
+    }
+
+    fn close_log(&mut self) {
+        *self.log = None;
+        self.slot.log_fd.store(NO_FD, Ordering::Release);
+    }
+}

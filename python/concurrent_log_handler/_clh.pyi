@@ -1,0 +1,39 @@
+"""Type stubs for the native module built from crates/clh-python."""
+
+import os
+from typing import Mapping, Optional, Tuple, Union
+
+__version__: str
+
+_Path = Union[str, "os.PathLike[str]"]
+
+class Writer:
+    """Appends records to one shared, rotating log file (the Rust core's LogWriter)."""
+
+    def __init__(
+        self,
+        path: _Path,
+        *,
+        max_bytes: int = 0,
+        backup_count: int = 0,
+        gzip: bool = False,
+        lock_dir: Optional[_Path] = None,
+        mode: Optional[int] = None,
+        owner: Optional[Tuple[int, int]] = None,
+        umask: Optional[int] = None,
+        keep_file_open: bool = True,
+        debug: bool = False,
+    ) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def should_rotate(self) -> bool: ...
+    def rotate(self) -> None: ...
+    def set_backup_names(self, names: Optional[Mapping[str, str]]) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def rollovers(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def lock_path(self) -> str: ...
+
+def lock_path_for(path: _Path, lock_dir: Optional[_Path] = None) -> str: ...
