@@ -97,6 +97,7 @@ SCENARIOS = (
     Scenario("1p", "1 process", 1, 0, 1000),
     Scenario("4p", "4 processes", 4, 1 * MIB, 1000),
 )
+SCENARIOS_BY_KEY = {s.key: s for s in SCENARIOS}
 STALL = Scenario("stall", "stall", 1, 32 * MIB, 3)
 
 
@@ -529,6 +530,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=",".join(h.name for h in HANDLERS),
         help="comma-separated subset of: " + ", ".join(HANDLERS_BY_NAME),
     )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(s.key for s in SCENARIOS),
+        help="comma-separated subset of: " + ", ".join(s.key for s in SCENARIOS),
+    )
     p.add_argument("--stall", action="store_true", help="also run the gzip stall scenario")
     p.add_argument("--stall-handlers", default=",".join(DEFAULT_STALL_HANDLERS))
     p.add_argument("--stall-rotations", type=int, default=3)
@@ -549,6 +555,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         if unknown:
             p.error(f"unknown handler(s) {unknown}; known: {list(HANDLERS_BY_NAME)}")
         setattr(args, option, names)
+    keys = [k.strip() for k in args.scenarios.split(",") if k.strip()]
+    if any(k not in SCENARIOS_BY_KEY for k in keys):
+        p.error(f"unknown scenario in {keys}; known: {list(SCENARIOS_BY_KEY)}")
+    args.scenarios = keys
     if args.records < 4 or args.rounds < 0:
         p.error("--records must be >= 4 and --rounds >= 0")
     if args.workdir:
@@ -564,6 +574,7 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     pythons = {"ours": args.ours_python, "clh": args.clh_python}
     specs = [HANDLERS_BY_NAME[n] for n in args.handlers]
+    scenarios = [SCENARIOS_BY_KEY[k] for k in args.scenarios]
     stall_specs = [HANDLERS_BY_NAME[n] for n in args.stall_handlers] if args.stall else []
 
     all_specs = list({s.name: s for s in [*specs, *stall_specs]}.values())
@@ -587,7 +598,7 @@ def main(argv: Sequence[str]) -> int:
     for rnd in range(args.rounds):
         shift = rnd % len(runnable) if runnable else 0
         order = runnable[shift:] + runnable[:shift]
-        for scen in SCENARIOS:
+        for scen in scenarios:
             for spec in order:
                 run = run_throughput(spec, scen, pythons[spec.runtime], args, rnd + 1)
                 runs.append(run)
