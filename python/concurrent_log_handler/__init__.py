@@ -17,6 +17,7 @@ import locale
 import logging
 import logging.handlers
 import os
+import sys
 import warnings
 from logging.handlers import BaseRotatingHandler
 from typing import Callable, Optional, Tuple, Union
@@ -47,6 +48,23 @@ def _resolve_owner(owner: Tuple[Union[str, int], Union[str, int]]) -> Tuple[int,
     except KeyError:
         raise ValueError(f"owner: unknown group {group!r}") from None
     return uid, gid
+
+
+# Codecs that start a stream with a byte-order mark: records are encoded without it, and
+# the core writes it once, at the start of each new file (as a text stream would).
+_BOM_CODECS = {
+    "utf-16": "utf-16-le" if sys.byteorder == "little" else "utf-16-be",
+    "utf-32": "utf-32-le" if sys.byteorder == "little" else "utf-32-be",
+    "utf-8-sig": "utf-8",
+}
+
+
+def _codec_and_header(encoding: str) -> Tuple[str, Optional[bytes]]:
+    """The codec to encode records with, and the bytes a new file must start with."""
+    name = codecs.lookup(encoding).name  # LookupError names an unknown encoding
+    if name in _BOM_CODECS:
+        return _BOM_CODECS[name], "".encode(name)
+    return name, None
 
 
 def _optional_int(name: str, value: Optional[int]) -> Optional[int]:
@@ -133,7 +151,7 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
         codec = self.encoding
         if codec in (None, "locale"):
             codec = locale.getpreferredencoding(False)
-        self._codec = codecs.lookup(codec).name  # LookupError names an unknown encoding
+        self._codec, header = _codec_and_header(codec)
         self._errors = unicode_error_policy
         self.unicode_error_policy = unicode_error_policy
         # Text-mode newline translation, applied to message and terminator alike.
@@ -161,8 +179,9 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
             umask=umask,
             keep_file_open=keep_file_open,
             debug=debug,
+            header=header,
         )
-        self.lockFilename = self._writer.lock_path
+        self.lockFilename = os.fspath(self._writer.lock_path)
 
     # -- logging.Handler API ---------------------------------------------------------
 

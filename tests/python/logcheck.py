@@ -20,9 +20,10 @@ import os
 import re
 import zlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -73,12 +74,12 @@ class LogFile:
     slot: int
     gz: bool
     data: bytes = b""
-    error: Optional[str] = None  # set when a .gz does not decompress
+    error: str | None = None  # set when a .gz does not decompress
 
 
 def lock_file_name(log_name: str) -> str:
     """CLH's lock file name for a log name: ``app.log`` -> ``.__app.lock``."""
-    stem = log_name[: -len(".log")] if log_name.endswith(".log") else log_name
+    stem = log_name.removesuffix(".log")
     return f".__{stem}.lock"
 
 
@@ -86,13 +87,13 @@ def _backup_re(log_name: str) -> re.Pattern[str]:
     return re.compile(re.escape(log_name) + r"\.([1-9][0-9]*)(\.gz)?")
 
 
-def read_log_set(log_path: PathLike) -> List[LogFile]:
+def read_log_set(log_path: PathLike) -> list[LogFile]:
     """The live log and every backup ``app.log.N`` / ``app.log.N.gz``, oldest first
     (highest slot first, the live log last). A .gz that fails to decompress gets
     ``error`` set and empty ``data``."""
     log_path = Path(log_path)
     pattern = _backup_re(log_path.name)
-    files: List[LogFile] = []
+    files: list[LogFile] = []
     for entry in os.scandir(log_path.parent):
         m = pattern.fullmatch(entry.name)
         if m:
@@ -112,7 +113,7 @@ def read_log_set(log_path: PathLike) -> List[LogFile]:
     return files
 
 
-def stray_files(log_path: PathLike) -> List[str]:
+def stray_files(log_path: PathLike) -> list[str]:
     """Names in the log's directory that are neither the log, its lock file nor a
     numbered backup: leftover ``app.log.rotate.*``, ``*.part``, ``.app.log.tmp-*``..."""
     log_path = Path(log_path)
@@ -132,7 +133,7 @@ def stray_files(log_path: PathLike) -> List[str]:
 class Parsed:
     """What one file holds: intact records in file order, and what is broken."""
 
-    records: List[Tuple[str, int]] = field(default_factory=list)
+    records: list[tuple[str, int]] = field(default_factory=list)
     torn: int = 0  # headers not followed by their exact payload and end marker
     garbage_bytes: int = 0  # bytes outside every intact record
     largest: int = 0  # size in bytes of the largest intact record, terminator included
@@ -173,7 +174,7 @@ def parse_records(data: bytes) -> Parsed:
 class Report:
     """Result of checking a log file set against what the writers wrote."""
 
-    files: List[LogFile]
+    files: list[LogFile]
     intact: int = 0  # intact records found, duplicates included
     lost: int = 0
     duplicated: int = 0  # extra copies of records found more than once
@@ -181,12 +182,12 @@ class Report:
     garbage_bytes: int = 0
     out_of_order: int = 0  # a writer's record found in an older file than its predecessor
     unexpected: int = 0  # intact records of an unknown writer or beyond its count
-    bad_gz: List[str] = field(default_factory=list)
-    found: Dict[str, List[int]] = field(default_factory=dict)  # wid -> sorted unique seqs
+    bad_gz: list[str] = field(default_factory=list)
+    found: dict[str, list[int]] = field(default_factory=dict)  # wid -> sorted unique seqs
     largest_record: int = 0
 
     @property
-    def backups(self) -> List[LogFile]:
+    def backups(self) -> list[LogFile]:
         return [f for f in self.files if f.slot > 0]
 
     @property
@@ -222,8 +223,8 @@ def check(log_path: PathLike, expected: Mapping[str, int]) -> Report:
     how many records (seq 0..n-1) it wrote."""
     files = read_log_set(log_path)
     report = Report(files)
-    seen: Dict[str, Dict[int, int]] = defaultdict(dict)
-    last: Dict[str, int] = {}
+    seen: dict[str, dict[int, int]] = defaultdict(dict)
+    last: dict[str, int] = {}
     for f in files:
         if f.error is not None:
             report.bad_gz.append(f"{f.path.name}: {f.error}")

@@ -6,6 +6,7 @@ Scale the record count with CLH_SOAK_SCALE (default 1: 8 x 20,000 records; `make
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -13,12 +14,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import logcheck  # noqa: E402
+import logcheck
 
 PROCESSES = 8
 RECORDS = 20_000 * int(os.environ.get("CLH_SOAK_SCALE", "1"))
@@ -55,12 +55,12 @@ print(json.dumps({"rollovers": handler.num_rollovers, "elapsed": elapsed}), flus
 
 @dataclass
 class Run:
-    expected: Dict[str, int]
+    expected: dict[str, int]
     rollovers: int
     elapsed: float
 
 
-def wids() -> List[str]:
+def wids() -> list[str]:
     return [f"w{i}" for i in range(PROCESSES)]
 
 
@@ -174,3 +174,34 @@ def test_soak_small_backup_count_gzip(tmp_path: Path, capsys: pytest.CaptureFixt
     for b in report.backups:
         assert MAX_BYTES <= len(b.data) < MAX_BYTES + report.largest_record, b.path.name
     report_runtime(capsys, "gzip, backupCount=5", run, t0)
+
+
+def test_logcheck_detects_damage(tmp_path: Path) -> None:
+    """The verifier itself is not vacuous: it reports a torn record, an interleaved one, a
+    duplicate, a lost record, records out of order, a corrupt .gz and stray files."""
+    recs = [logcheck.format_record("a", s, logcheck.mixed_payload("a", s)) + "\n" for s in range(8)]
+    raw = [r.encode() for r in recs]
+    log_path = tmp_path / "app.log"
+    # Slot 2 (oldest): records 0, 1 and record 5 (out of order: it also appears later).
+    (tmp_path / "app.log.2").write_bytes(raw[0] + raw[1] + raw[5])
+    # Slot 1: 2, torn 3 (cut short), 4 with 6 interleaved in its middle, 5 again.
+    mid = len(raw[4]) // 2
+    (tmp_path / "app.log.1.gz").write_bytes(
+        gzip.compress(raw[2] + raw[3][:-9] + raw[4][:mid] + raw[6] + raw[4][mid:] + raw[5])
+    )
+    (tmp_path / "app.log.3.gz").write_bytes(b"not gzip data")
+    log_path.write_bytes(raw[7])
+    (tmp_path / "app.log.rotate.123").write_bytes(b"")
+    (tmp_path / "app.log.1.gz.part").write_bytes(b"")
+    (tmp_path / logcheck.lock_file_name("app.log")).write_bytes(b"")
+
+    report = logcheck.check(log_path, {"a": 8})
+    assert len(report.bad_gz) == 1 and "app.log.3.gz" in report.bad_gz[0]
+    assert report.found["a"] == [0, 1, 2, 5, 6, 7]
+    assert (report.lost, report.duplicated) == (2, 1)  # 3 and 4 are broken; 5 is twice
+    assert report.torn == 2 and report.garbage_bytes > 0
+    assert report.out_of_order == 2  # record 2 after 5, and 5 after 6
+    assert not report.clean and not report.intact_without_loss
+    assert logcheck.stray_files(log_path) == ["app.log.1.gz.part", "app.log.rotate.123"]
+    whole = logcheck.parse_records(b"".join(raw))
+    assert (len(whole.records), whole.torn, whole.garbage_bytes) == (8, 0, 0)

@@ -50,7 +50,8 @@ struct Writer {
 impl Writer {
     #[new]
     #[pyo3(signature = (path, *, max_bytes=0, backup_count=0, gzip=false, lock_dir=None,
-                        mode=None, owner=None, umask=None, keep_file_open=true, debug=false))]
+                        mode=None, owner=None, umask=None, keep_file_open=true, debug=false,
+                        header=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -64,6 +65,7 @@ impl Writer {
         umask: Option<u32>,
         keep_file_open: bool,
         debug: bool,
+        header: Option<Vec<u8>>,
     ) -> PyResult<Self> {
         let max_bytes = non_negative("maxBytes", max_bytes)?;
         let backup_count = non_negative("backupCount", backup_count)?;
@@ -74,7 +76,8 @@ impl Writer {
             .backup_count(backup_count)
             .gzip(gzip)
             .keep_file_open(keep_file_open)
-            .debug(debug);
+            .debug(debug)
+            .header(header.unwrap_or_default());
         if let Some(dir) = lock_dir {
             builder = builder.lock_dir(dir);
         }

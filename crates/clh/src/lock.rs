@@ -41,6 +41,22 @@ impl LockFile {
         Ok(LockGuard { lock: self })
     }
 
+    /// Whether the file at the lock's path is still the one this handle has open (false
+    /// if it was deleted, e.g. with its directory). Where identity is unknown, true.
+    pub fn is_current(&self) -> bool {
+        let on_disk = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(_) => return false,
+        };
+        match (
+            sys::file_id(&on_disk),
+            self.file.metadata().ok().and_then(|m| sys::file_id(&m)),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
     /// The raw handle, to close it in a forked child.
     pub fn raw_handle(&self) -> i64 {
         sys::raw_handle(&self.file)

@@ -30,6 +30,7 @@ pub struct Builder {
     pub(crate) keep_file_open: bool,
     pub(crate) debug: bool,
     pub(crate) namer: Option<Namer>,
+    pub(crate) header: Vec<u8>,
 }
 
 impl Builder {
@@ -44,6 +45,7 @@ impl Builder {
             keep_file_open: true,
             debug: false,
             namer: None,
+            header: Vec::new(),
         }
     }
 
@@ -154,6 +156,17 @@ impl Builder {
         self
     }
 
+    /// Bytes that start every new log file, written with its first record (for example
+    /// a byte-order mark, so that a UTF-16 log has exactly one, at the start).
+    ///
+    /// ```
+    /// let b = clh::LogWriter::builder("app.log").header(b"\xff\xfe".to_vec());
+    /// ```
+    pub fn header(mut self, header: Vec<u8>) -> Self {
+        self.header = header;
+        self
+    }
+
     /// Validate the options, create the lock directory if needed, open the lock file
     /// and return the writer. The log itself is opened at the first write.
     ///
@@ -226,4 +239,5 @@ pub(crate) struct Config {
     pub perms: Perms,
     pub keep_file_open: bool,
     pub debug: bool,
+    pub header: Vec<u8>,
 }

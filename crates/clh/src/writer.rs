@@ -125,6 +125,7 @@ impl LogWriter {
             perms: b.perms,
             keep_file_open: b.keep_file_open,
             debug: b.debug,
+            header: b.header,
         };
         let slot = Slot::new(sys::fork_generation());
         // Open the lock file now: a bad lock directory or permissions fail here.
@@ -295,38 +296,48 @@ impl LogWriter {
     }
 
     /// Run `f` with this process's state, holding the cross-process lock.
-    fn locked<T>(&self, f: impl FnOnce(&mut Session<'_>) -> Result<T>) -> Result<T> {
+    fn locked<T>(&self, mut f: impl FnMut(&mut Session<'_>) -> Result<T>) -> Result<T> {
         let slot = self.slot();
         let mut state = slot.state();
         let State { lock, log } = &mut *state;
-        if lock.is_none() {
-            let opened = LockFile::open(&self.cfg.lock_path, &self.cfg.perms)?;
-            slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
-            *lock = Some(opened);
+        let mut attempts = 0;
+        loop {
+            if lock.is_none() {
+                let opened = LockFile::open(&self.cfg.lock_path, &self.cfg.perms)?;
+                slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
+                *lock = Some(opened);
+            }
+            let lock_file = lock.as_ref().expect("lock file opened above");
+            let guard = lock_file.lock()?;
+            let mut session = Session {
+                writer: self,
+                slot,
+                lock: lock_file,
+                log,
+                rotated: 0,
+                stale_lock: false,
+                just_rotated: false,
+            };
+            let result = f(&mut session);
+            let (rotated, stale_lock) = (session.rotated, session.stale_lock);
+            if !self.cfg.keep_file_open {
+                session.close_log();
+            }
+            let unlocked = guard.unlock();
+            if unlocked.is_err() || stale_lock || !self.cfg.keep_file_open {
+                // Closing releases the lock whatever happened to the unlock.
+                *lock = None;
+                slot.lock_fd.store(NO_FD, Ordering::Release);
+            }
+            self.rollovers.fetch_add(rotated, Ordering::Relaxed);
+            attempts += 1;
+            if stale_lock && attempts < 3 {
+                continue;
+            }
+            let value = result?;
+            unlocked?;
+            return Ok(value);
         }
-        let lock_file = lock.as_ref().expect("lock file opened above");
-        let guard = lock_file.lock()?;
-        let mut session = Session {
-            writer: self,
-            slot,
-            log,
-            rotated: 0,
-        };
-        let result = f(&mut session);
-        let rotated = session.rotated;
-        if !self.cfg.keep_file_open {
-            session.close_log();
-        }
-        let unlocked = guard.unlock();
-        if unlocked.is_err() || !self.cfg.keep_file_open {
-            // Closing releases the lock whatever happened to the unlock.
-            *lock = None;
-            slot.lock_fd.store(NO_FD, Ordering::Release);
-        }
-        self.rollovers.fetch_add(rotated, Ordering::Relaxed);
-        let value = result?;
-        unlocked?;
-        Ok(value)
     }
 }
 
@@ -357,8 +368,14 @@ impl std::fmt::Debug for LogWriter {
 struct Session<'a> {
     writer: &'a LogWriter,
     slot: &'a Slot,
+    lock: &'a LockFile,
     log: &'a mut Option<OpenLog>,
     rotated: u64,
+    /// Set when the lock file we hold is no longer the one at its path (its directory
+    /// was deleted and recreated): the caller retries with a freshly opened one.
+    stale_lock: bool,
+    /// Set once this session rotated: the log is missing because of it, not a crash.
+    just_rotated: bool,
 }
 
 impl Session<'_> {
@@ -381,7 +398,12 @@ impl Session<'_> {
                 return Ok(meta.len());
             }
         }
-        if on_disk.is_none() {
+        if on_disk.is_none() && !self.just_rotated {
+            if !self.lock.is_current() {
+                self.stale_lock = true;
+                let e = io::Error::other("the lock file was replaced");
+                return Err(e).at(Step::Lock, &self.writer.cfg.lock_path);
+            }
             // A missing log may be a rotation a killed process left half done.
             self.rotation().recover()?;
         }
@@ -403,7 +425,14 @@ impl Session<'_> {
     fn append(&mut self, record: &[u8], size: u64) -> Result<()> {
         let path = &self.writer.cfg.path;
         let open = self.log.as_mut().expect("current_size opened the log");
-        if let Err(e) = open.file.write_all(record) {
+        let header = &self.writer.cfg.header;
+        let written = if size == 0 && !header.is_empty() {
+            // A new file starts with the header (a BOM), in the same single write.
+            open.file.write_all(&[header.as_slice(), record].concat())
+        } else {
+            open.file.write_all(record)
+        };
+        if let Err(e) = written {
             // Cut off whatever part of the record did reach the file.
             let _ = open.file.set_len(size);
             return Err(e).at(Step::Write, path);
@@ -413,6 +442,7 @@ impl Session<'_> {
 
     fn rotate(&mut self) -> Result<()> {
         self.close_log();
+        self.just_rotated = true;
         let result = self.rotation().rotate();
         if result.is_ok() || !self.writer.cfg.path.exists() {
             self.rotated += 1;
