@@ -18,10 +18,12 @@ floor use ``--ours-python``).  Scenarios:
 - ``--stall`` (off by default): one process, maxBytes=32 MiB, gzip, backupCount=3, ~200-byte
   records until 3 rotations happened; reports the worst and p99.9 latency of a single logging call.
 
-Every round runs every handler once per scenario, in rotating order, each in a fresh directory;
-the table shows the median over rounds (lost/dup: the worst round).  Raw results go to
-``bench/out/results.json``.  The exit status is 0 unless a worker crashed or hung: target
-misses are reported, not failed.
+Timing covers the logging loop plus ``handler.close()``, so work a handler defers (a background
+writer's backlog) is counted.  The log format is the same for every handler and each message is
+~100 bytes.  Every round runs every handler once per scenario, in rotating order, each in a fresh
+directory; the table shows the median over rounds (lost/dup: the worst round).  Raw results go to
+``bench/out/results.json``.  The exit status is 0 unless a worker crashed or hung: target misses
+are reported, not failed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ WORKER = BENCH_DIR / "worker.py"
 PREFIX = "@@bench "  # keep in sync with worker.PREFIX
 LOG_NAME = "app.log"
 MIB = 1024 * 1024
+BUSY_LOAD = 0.7  # 1-minute load average above which the host is too busy for clean numbers
 
 ID_RE = re.compile(rb"rec p(\d+) s(\d+) ")
 LINE_RE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ INFO bench rec p\d+ s\d+ [a-z ]+")
@@ -186,7 +189,6 @@ class Worker:
             self.proc.wait()
 
     def stderr_tail(self, limit: int = 2000) -> str:
-        self._stderr.flush()
         text = self.stderr_path.read_text(errors="replace")
         return text[-limit:]
 
@@ -395,6 +397,7 @@ def summarize(runs: list[dict[str, Any]], specs: Sequence[HandlerSpec]) -> dict[
             rates = [r["rate"] for r in ok]
             checked = [r["verify"] for r in ok if "verify" in r]
             per[scen.key] = {
+                "by_round": {r["round"]: r["rate"] for r in ok},
                 "runs": len(mine),
                 "errors": len(mine) - len(ok),
                 "median": statistics.median(rates) if rates else None,
@@ -434,18 +437,22 @@ def print_table(
         print(f"| {spec.name} | {cells[0]} | {cells[1]} | {lost} | {dup} |")
 
 
-def ratio(summary: dict[str, Any], scen: str, num: str, den: str) -> float | None:
-    a = summary.get(num, {}).get(scen, {}).get("median")
-    b = summary.get(den, {}).get(scen, {}).get("median")
-    return a / b if a is not None and b else None
+def ratio(summary: dict[str, Any], scen: str, num: str, den: str) -> tuple[float | None, str]:
+    """Ratio of the medians, and the range of the per-round ratios as text."""
+    a, b = summary.get(num, {}).get(scen, {}), summary.get(den, {}).get(scen, {})
+    if a.get("median") is None or not b.get("median"):
+        return None, ""
+    rounds = [a["by_round"][r] / b["by_round"][r] for r in a["by_round"] if r in b["by_round"]]
+    spread = f"(per round {min(rounds):.2f}-{max(rounds):.2f})" if len(rounds) > 1 else ""
+    return a["median"] / b["median"], spread
 
 
 def evaluate_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for t in RATIO_TARGETS:
-        value = ratio(summary, t.scenario, t.numerator, t.denominator)
+        value, spread = ratio(summary, t.scenario, t.numerator, t.denominator)
         status = "SKIP" if value is None else ("PASS" if value >= t.minimum else "FAIL")
-        shown = "n/a" if value is None else f"{value:.2f}"
+        shown = "n/a" if value is None else f"{value:.2f} {spread}".rstrip()
         out.append(
             {
                 "target": f"{t.label} >= {t.minimum:g}",
@@ -462,6 +469,47 @@ def evaluate_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         {"target": "4 processes: ours lost == 0", "value": lost, "status": status, "shown": shown}
     )
     return out
+
+
+def print_report(
+    summary: dict[str, Any],
+    targets: list[dict[str, Any]],
+    specs: Sequence[HandlerSpec],
+    unavailable: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
+    print()
+    print(
+        f"Records/s (higher is better), median of {args.rounds} interleaved round(s); "
+        f"{args.records:,} records per scenario; 4 processes rotate at 1 MiB; "
+        "lost/dup: worst round."
+    )
+    print()
+    print_table(summary, specs, unavailable)
+    if args.rounds > 1:
+        print()
+        print("Spread over rounds (min-max rec/s):")
+        for name, per in summary.items():
+            parts = [
+                f"{key} {per[key]['min']:,.0f}-{per[key]['max']:,.0f}"
+                for key in ("1p", "4p")
+                if per[key]["min"] is not None
+            ]
+            if parts:
+                print(f"  {name:<16} " + ", ".join(parts))
+    print()
+    print("Targets (same run; ratio of medians):")
+    for t in targets:
+        print(f"  {t['status']:<4}  {t['target']:<40} {t['shown']}")
+    for label, scen_key, num, den in INFO_RATIOS:
+        value, spread = ratio(summary, scen_key, num, den)
+        if value is not None:
+            print(f"  info  {label:<40} {value:.2f} {spread}".rstrip())
+    bad = {n: s["4p"]["bad_lines_worst"] for n, s in summary.items() if s["4p"]["bad_lines_worst"]}
+    if bad:
+        print(f"  note  malformed lines found (worst round): {bad}")
+    for name, why in unavailable.items():
+        print(f"  note  {name} unavailable: {why}")
 
 
 def print_stall(stall_runs: list[dict[str, Any]]) -> None:
@@ -566,6 +614,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def load_average() -> float | None:
+    """1-minute load average, if the platform has one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -584,6 +640,12 @@ def main(argv: Sequence[str]) -> int:
         probes[spec.name] = probe(spec, pythons[spec.runtime])
         if not probes[spec.name].get("ok"):
             unavailable[spec.name] = probes[spec.name].get("error", "unknown error")
+    # Both packages import as concurrent_log_handler: make sure "ours" is not CLH by mistake.
+    clh_files = {p["module_file"] for n, p in probes.items() if n.startswith("clh") and p.get("ok")}
+    for spec in all_specs:
+        mine = probes[spec.name]
+        if spec.runtime == "ours" and mine.get("ok") and mine.get("module_file") in clh_files:
+            unavailable[spec.name] = "--ours-python imports the same package as --clh-python"
     for spec in all_specs:
         pr = probes[spec.name]
         where = f"{pr.get('python', '?')} {pythons[spec.runtime]}"
@@ -595,6 +657,9 @@ def main(argv: Sequence[str]) -> int:
     runnable = [s for s in specs if s.name not in unavailable]
     runs: list[dict[str, Any]] = []
     t_begin = time.monotonic()
+    load_before = load_average()
+    if load_before is not None and load_before > BUSY_LOAD:
+        log(f"[warn] load average {load_before:.2f} before the run: other work will add noise")
     for rnd in range(args.rounds):
         shift = rnd % len(runnable) if runnable else 0
         order = runnable[shift:] + runnable[:shift]
@@ -643,37 +708,32 @@ def main(argv: Sequence[str]) -> int:
 
     summary = summarize(runs, specs)
     targets = evaluate_targets(summary)
+    load_after = load_average()
     log(f"[done] {time.monotonic() - t_begin:.0f} s")
 
-    print()
-    print(
-        f"Records/s, median of {args.rounds} interleaved round(s); {args.records:,} records per "
-        f"scenario; 4 processes rotate at 1 MiB. lost/dup: worst round."
-    )
-    print()
-    print_table(summary, specs, unavailable)
-    print()
-    print("Targets (same run):")
-    for t in targets:
-        print(f"  {t['status']:<4}  {t['target']:<36} {t['shown']}")
-    for label, scen_key, num, den in INFO_RATIOS:
-        value = ratio(summary, scen_key, num, den)
-        if value is not None:
-            print(f"  info  {label:<36} {value:.2f}")
-    bad = {n: s["4p"]["bad_lines_worst"] for n, s in summary.items() if s["4p"]["bad_lines_worst"]}
-    if bad:
-        print(f"  note  malformed lines found (worst round): {bad}")
-    for name, why in unavailable.items():
-        print(f"  note  {name} unavailable: {why}")
+    if runs:
+        print_report(summary, targets, specs, unavailable, args)
     if stall_specs:
         print_stall(stall_runs)
+    busy = [x for x in (load_before, load_after) if x is not None and x > BUSY_LOAD]
+    if busy:
+        print()
+        print(
+            f"Note: the host was busy (1-min load average {load_before:.2f} before, "
+            f"{load_after:.2f} after, on {os.cpu_count()} CPUs): these numbers are noisy."
+        )
 
     crashed = [r for r in runs + stall_runs if "error" in r and "unavailable" not in r]
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "host": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": load_after,
+        },
         "config": {k: v for k, v in vars(args).items() if k not in ("out",)},
         "handlers": [asdict(s) for s in specs],
         "scenarios": [asdict(s) for s in SCENARIOS],
