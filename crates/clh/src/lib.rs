@@ -29,11 +29,13 @@ mod lock;
 mod options;
 mod paths;
 mod rotation;
+mod schedule;
 mod sys;
 mod trigger;
 mod writer;
 
 pub use error::{Error, Result, Step};
-pub use options::Builder;
+pub use options::{Builder, Clock, SystemClock};
 pub use paths::{lock_path_for, Namer};
+pub use schedule::{Schedule, When};
 pub use writer::LogWriter;

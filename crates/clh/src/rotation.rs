@@ -19,7 +19,8 @@
 
 use crate::compress::{self, PARTIAL};
 use crate::error::{Context, Result, Step};
-use crate::paths::{rotating_prefix, BackupNames};
+use crate::paths::{rotating_prefix, with_suffix, BackupNames};
+use crate::schedule::Schedule;
 use crate::sys;
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -38,7 +39,101 @@ pub(crate) struct Rotation<'a> {
     pub debug: bool,
 }
 
+/// Where a rotated log goes.
+pub(crate) enum Target<'a> {
+    /// Into slot 1 of the numbered series (size rotation, CLH's `ConcurrentRotatingFileHandler`).
+    Numbered,
+    /// To `app.log.<stamp>` (plus `.1`, `.2`… if taken), keeping the newest
+    /// `backup_count` (0: all) names the schedule recognises (timed rotation).
+    Dated {
+        stamp: String,
+        schedule: &'a Schedule,
+    },
+}
+
 impl Rotation<'_> {
+    /// Rotate the log (which must exist) to `target`.
+    pub fn rotate_to(&self, target: &Target<'_>) -> Result<()> {
+        match target {
+            Target::Numbered => self.rotate(),
+            Target::Dated { stamp, schedule } => self.rotate_dated(stamp, schedule),
+        }
+    }
+
+    /// Rename the log straight to its dated name (one atomic step: nothing to recover
+    /// but an unfinished compression), then apply retention.
+    fn rotate_dated(&self, stamp: &str, schedule: &Schedule) -> Result<()> {
+        self.recover_dated(schedule)?;
+        let base = self.names.dated(stamp, None);
+        let mut target = base.clone();
+        let mut counter = 0;
+        while self.taken(&target) {
+            counter += 1;
+            target = self.names.dated(stamp, Some(counter));
+        }
+        fs::rename(self.log, &target).at(Step::Rotate, self.log)?;
+        self.trace(&format!("backup {}", target.display()));
+        let compressed = if self.gzip {
+            compress::gzip(&target).map(|_| ())
+        } else {
+            Ok(())
+        };
+        if self.backup_count > 0 {
+            for old in self
+                .dated_backups(schedule)?
+                .into_iter()
+                .rev()
+                .skip(self.backup_count as usize)
+            {
+                self.trace(&format!("removing {}", old.display()));
+                remove_if_present(&old)?;
+            }
+        }
+        compressed
+    }
+
+    fn taken(&self, name: &Path) -> bool {
+        fs::symlink_metadata(name).is_ok() || fs::symlink_metadata(with_suffix(name, ".gz")).is_ok()
+    }
+
+    /// Dated backups of this log, oldest first (by time, then counter).
+    fn dated_backups(&self, schedule: &Schedule) -> Result<Vec<PathBuf>> {
+        let dir = parent_dir(self.log);
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).at(Step::Rotate, dir)? {
+            let entry = entry.at(Step::Rotate, dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(key) = self.names.parse_dated(&name, schedule) {
+                found.push((key, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, path)| path).collect())
+    }
+
+    /// A dated backup beside its `.gz` is an interrupted compression (ours renames the
+    /// `.gz` into place complete; CLH's writes it in place, so it may be partial): the
+    /// `.gz` goes and, with gzip on, the backup is compressed again. Leftover
+    /// `.gz.part` files are removed.
+    fn recover_dated(&self, schedule: &Schedule) -> Result<()> {
+        for path in self.dated_backups(schedule)? {
+            let name = path.to_string_lossy();
+            if name.ends_with(".gz") {
+                continue;
+            }
+            let gz = with_suffix(&path, ".gz");
+            remove_if_present(&with_suffix(&gz, PARTIAL))?;
+            if fs::symlink_metadata(&gz).is_ok() {
+                self.trace(&format!("recovering {}", path.display()));
+                remove_if_present(&gz)?;
+                if self.gzip {
+                    compress::gzip(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rotate the log (which must exist). With `backup_count == 0` it is truncated.
     pub fn rotate(&self) -> Result<()> {
         self.recover()?;

@@ -8,9 +8,11 @@ use crate::error::{Context, Result, Step};
 use crate::lock::LockFile;
 use crate::options::{Builder, Config};
 use crate::paths::{BackupNames, Namer};
-use crate::rotation::Rotation;
+use crate::rotation::{Rotation, Target};
+use crate::schedule::{Schedule, MIN_VALID_TIMESTAMP};
 use crate::sys::{self, Access, FileId};
 use crate::trigger::SizeTrigger;
+use jiff::Timestamp;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -59,6 +61,19 @@ struct Slot {
 struct State {
     lock: Option<LockFile>,
     log: Option<OpenLog>,
+    /// The shared next rollover time, as last read from (or written to) the lock file.
+    next_rollover: Option<Timestamp>,
+}
+
+/// Why a rotation is due.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// The time schedule's rollover time (from the lock file) has come.
+    Time(Timestamp),
+    /// The size limit was reached.
+    Size,
+    /// `rotate()` was called.
+    Forced,
 }
 
 struct OpenLog {
@@ -126,6 +141,8 @@ impl LogWriter {
             keep_file_open: b.keep_file_open,
             debug: b.debug,
             header: b.header,
+            schedule: b.schedule,
+            clock: b.clock,
         };
         let slot = Slot::new(sys::fork_generation());
         // Open the lock file now: a bad lock directory or permissions fail here.
@@ -158,8 +175,8 @@ impl LogWriter {
         self.locked(|s| {
             let mut size = s.current_size()?;
             let mut rotation_error = None;
-            if self.trigger.should_rotate(size) {
-                rotation_error = s.rotate().err();
+            if let Some(due) = s.due(size)? {
+                rotation_error = s.rotate(due).err();
                 size = s.current_size()?;
             }
             s.append(record, size)?;
@@ -178,7 +195,10 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn should_rotate(&self) -> Result<bool> {
-        self.locked(|s| Ok(self.trigger.should_rotate(s.current_size()?)))
+        self.locked(|s| {
+            let size = s.current_size()?;
+            Ok(s.due(size)?.is_some())
+        })
     }
 
     /// Rotate now, whatever the size (`doRollover()`).
@@ -194,8 +214,23 @@ impl LogWriter {
     pub fn rotate(&self) -> Result<()> {
         self.locked(|s| {
             s.current_size()?;
-            s.rotate()
+            s.rotate(Due::Forced)
         })
+    }
+
+    /// With a time schedule: the next rollover time this process knows of (as shared
+    /// through the lock file), once it has been read or computed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let daily = clh::Schedule::new(clh::When::Midnight, 1)?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).schedule(daily).open()?;
+    /// writer.write(b"x\n")?;
+    /// assert!(writer.next_rollover().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_rollover(&self) -> Option<Timestamp> {
+        self.slot().state().next_rollover
     }
 
     /// Replace the backup namer (see [`Builder::namer`]).
@@ -299,7 +334,11 @@ impl LogWriter {
     fn locked<T>(&self, mut f: impl FnMut(&mut Session<'_>) -> Result<T>) -> Result<T> {
         let slot = self.slot();
         let mut state = slot.state();
-        let State { lock, log } = &mut *state;
+        let State {
+            lock,
+            log,
+            next_rollover,
+        } = &mut *state;
         let mut attempts = 0;
         loop {
             if lock.is_none() {
@@ -314,6 +353,7 @@ impl LogWriter {
                 slot,
                 lock: lock_file,
                 log,
+                next_rollover,
                 rotated: 0,
                 stale_lock: false,
                 just_rotated: false,
@@ -370,6 +410,7 @@ struct Session<'a> {
     slot: &'a Slot,
     lock: &'a LockFile,
     log: &'a mut Option<OpenLog>,
+    next_rollover: &'a mut Option<Timestamp>,
     rotated: u64,
     /// Set when the lock file we hold is no longer the one at its path (its directory
     /// was deleted and recreated): the caller retries with a freshly opened one.
@@ -440,11 +481,108 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn rotate(&mut self) -> Result<()> {
+    /// Whether a rotation is due for a log of `size` bytes, and why.
+    fn due(&mut self, size: u64) -> Result<Option<Due>> {
+        let writer = self.writer;
+        if let Some(schedule) = &writer.cfg.schedule {
+            let now = writer.cfg.clock.now();
+            if self.next_rollover.is_none_or(|next| now >= next) {
+                let next = self.shared_next_rollover(schedule, now, size)?;
+                if now >= next {
+                    return Ok(Some(Due::Time(next)));
+                }
+            }
+        }
+        Ok(self.writer.trigger.should_rotate(size).then_some(Due::Size))
+    }
+
+    /// The next rollover time shared through the lock file (CLH's format: decimal epoch
+    /// seconds). A missing, corrupt or implausible value (before 2000, or later than
+    /// the schedule allows from now, e.g. after the clock stepped back) is recomputed
+    /// from the last modification of a non-empty log (else from now), so a restart
+    /// after a missed rollover rotates.
+    fn shared_next_rollover(
+        &mut self,
+        schedule: &Schedule,
+        now: Timestamp,
+        size: u64,
+    ) -> Result<Timestamp> {
+        let lock_path = &self.writer.cfg.lock_path;
+        let stored = self.lock.read_content().at(Step::Lock, lock_path)?;
+        let latest = schedule
+            .next_after(now)
+            .checked_add(jiff::SignedDuration::from_secs(
+                if schedule.fixed_seconds().is_some() {
+                    0
+                } else {
+                    3600
+                },
+            ))
+            .unwrap_or(Timestamp::MAX);
+        let valid = stored
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|&t| t >= MIN_VALID_TIMESTAMP)
+            .and_then(|t| Timestamp::from_second(t).ok())
+            .filter(|&t| t <= latest);
+        let next = match valid {
+            Some(next) => next,
+            None => {
+                let modified = fs::metadata(&self.writer.cfg.path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .filter(|_| size > 0)
+                    .and_then(|m| Timestamp::try_from(m).ok())
+                    .filter(|&m| m < now && m.as_second() >= MIN_VALID_TIMESTAMP)
+                    .unwrap_or(now);
+                let next = schedule.next_after(modified);
+                self.store_next_rollover(next)?;
+                next
+            }
+        };
+        *self.next_rollover = Some(next);
+        Ok(next)
+    }
+
+    fn store_next_rollover(&mut self, next: Timestamp) -> Result<()> {
+        let lock_path = &self.writer.cfg.lock_path;
+        self.lock
+            .write_content(&next.as_second().to_string())
+            .at(Step::Lock, lock_path)?;
+        *self.next_rollover = Some(next);
+        Ok(())
+    }
+
+    fn rotate(&mut self, due: Due) -> Result<()> {
         self.close_log();
         self.just_rotated = true;
-        let result = self.rotation().rotate();
-        if result.is_ok() || !self.writer.cfg.path.exists() {
+        let writer = self.writer;
+        let cfg = &writer.cfg;
+        let result = match &cfg.schedule {
+            None => self.rotation().rotate_to(&Target::Numbered),
+            Some(schedule) => {
+                let now = cfg.clock.now();
+                let period_end = match due {
+                    Due::Time(at) => at,
+                    Due::Size | Due::Forced => match *self.next_rollover {
+                        Some(next) => next,
+                        None => self.shared_next_rollover(schedule, now, 1)?,
+                    },
+                };
+                let target = Target::Dated {
+                    stamp: schedule.format(schedule.period_start(period_end)),
+                    schedule,
+                };
+                let result = self.rotation().rotate_to(&target);
+                if !matches!(due, Due::Size) {
+                    // A new period starts now (the stdlib's rule), for every process.
+                    self.store_next_rollover(schedule.next_after(now))?;
+                }
+                result
+            }
+        };
+        if result.is_ok() || !cfg.path.exists() {
             self.rotated += 1;
         }
         result
