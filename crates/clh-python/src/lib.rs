@@ -4,12 +4,12 @@
 //! core (which never needs it), turns core errors into `OSError`/`ValueError`, and
 //! catches panics so that none crosses into Python.
 
-use clh::{Error, LogWriter, Namer};
+use clh::{Error, LogWriter, Namer, Schedule, When};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Convert a core error into the Python exception `logging` handlers expect.
@@ -51,7 +51,8 @@ impl Writer {
     #[new]
     #[pyo3(signature = (path, *, max_bytes=0, backup_count=0, gzip=false, lock_dir=None,
                         mode=None, owner=None, umask=None, keep_file_open=true, debug=false,
-                        header=None))]
+                        header=None, when=None, interval=1, utc=false, at_time=None,
+                        suffix=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -66,6 +67,11 @@ impl Writer {
         keep_file_open: bool,
         debug: bool,
         header: Option<Vec<u8>>,
+        when: Option<String>,
+        interval: i64,
+        utc: bool,
+        at_time: Option<(i8, i8, i8)>,
+        suffix: Option<String>,
     ) -> PyResult<Self> {
         let max_bytes = non_negative("maxBytes", max_bytes)?;
         let backup_count = non_negative("backupCount", backup_count)?;
@@ -89,6 +95,24 @@ impl Writer {
         }
         if let Some(umask) = umask {
             builder = builder.umask(umask);
+        }
+        if let Some(when) = when {
+            let interval = u32::try_from(interval)
+                .ok()
+                .filter(|i| *i >= 1)
+                .ok_or_else(|| PyValueError::new_err(format!("interval must be >= 1, got {interval}")))?;
+            let mut schedule = Schedule::new(When::parse(&when).map_err(to_py)?, interval)
+                .map_err(to_py)?
+                .utc(utc);
+            if let Some((h, m, s)) = at_time {
+                let time = jiff::civil::Time::new(h, m, s, 0)
+                    .map_err(|e| PyValueError::new_err(format!("invalid atTime {h}:{m}:{s}: {e}")))?;
+                schedule = schedule.at_time(time);
+            }
+            if let Some(suffix) = suffix {
+                schedule = schedule.with_suffix(suffix);
+            }
+            builder = builder.schedule(schedule);
         }
         let inner = call(py, move || builder.open())?;
         Ok(Writer { inner })
@@ -119,6 +143,32 @@ impl Writer {
             }) as Namer
         });
         self.inner.set_namer(namer);
+    }
+
+    /// Set a Python callable as the namer (called with the GIL, only while rotating),
+    /// or None for the default names.
+    fn set_namer(&self, namer: Option<Py<PyAny>>) {
+        let namer: Option<Namer> = namer.map(|f| {
+            Arc::new(move |p: &Path| -> PathBuf {
+                Python::attach(|py| {
+                    match f.call1(py, (p.as_os_str(),)).and_then(|r| r.extract::<PathBuf>(py)) {
+                        Ok(named) => named,
+                        Err(e) => {
+                            // A broken namer must not lose the rotation: use the default name.
+                            e.print(py);
+                            p.to_owned()
+                        }
+                    }
+                })
+            }) as Namer
+        });
+        self.inner.set_namer(namer);
+    }
+
+    /// The next rollover time (epoch seconds) shared through the lock file, once known.
+    #[getter]
+    fn next_rollover(&self) -> Option<i64> {
+        self.inner.next_rollover().map(|t| t.as_second())
     }
 
     /// Close the files; the next write reopens them.

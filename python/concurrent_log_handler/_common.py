@@ -1,0 +1,168 @@
+"""What both handlers share: option checks, text encoding, and the emit/close path
+onto the native writer. Nothing here knows about rotation policy."""
+
+from __future__ import annotations
+
+import codecs
+import locale
+import logging
+import os
+import sys
+import warnings
+from typing import Any, Optional, Tuple, Union
+
+from concurrent_log_handler._clh import Writer
+
+_UNICODE_ERROR_POLICIES = ("ignore", "replace", "strict")
+
+# Codecs that start a stream with a byte-order mark: records are encoded without it, and
+# the core writes it once, at the start of each new file (as a text stream would).
+_BOM_CODECS = {
+    "utf-16": "utf-16-le" if sys.byteorder == "little" else "utf-16-be",
+    "utf-32": "utf-32-le" if sys.byteorder == "little" else "utf-32-be",
+    "utf-8-sig": "utf-8",
+}
+
+
+def resolve_owner(owner: Tuple[Union[str, int], Union[str, int]]) -> Tuple[int, int]:
+    """Turn CLH's ``(user, group)`` names (or ids) into ``(uid, gid)``."""
+    try:
+        user, group = owner
+    except (TypeError, ValueError):
+        raise TypeError(f"owner must be a (user, group) pair, got {owner!r}") from None
+    import grp
+    import pwd
+
+    try:
+        uid = user if isinstance(user, int) else pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ValueError(f"owner: unknown user {user!r}") from None
+    try:
+        gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ValueError(f"owner: unknown group {group!r}") from None
+    return uid, gid
+
+
+def codec_and_header(encoding: Optional[str]) -> Tuple[str, Optional[bytes]]:
+    """The codec to encode records with, and the bytes a new file must start with.
+    ``None``/``"locale"`` mean the locale's encoding, as for a text stream."""
+    if encoding in (None, "locale"):
+        encoding = locale.getpreferredencoding(False)
+    name = codecs.lookup(encoding).name  # LookupError names an unknown encoding
+    if name in _BOM_CODECS:
+        return _BOM_CODECS[name], "".encode(name)
+    return name, None
+
+
+def optional_int(name: str, value: Optional[int]) -> Optional[int]:
+    if value is None:
+        return None
+    return count(name, value)
+
+
+def count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
+def unicode_policy(policy: str) -> str:
+    if policy in _UNICODE_ERROR_POLICIES:
+        return policy
+    warnings.warn(
+        f"Invalid unicode_error_policy {policy!r} for concurrent_log_handler: "
+        "must be ignore, replace, or strict. Defaulting to ignore.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return "ignore"
+
+
+class NativeFileHandler(logging.Handler):
+    """Mixin for a handler whose records go to a native ``Writer``: formats in Python
+    (before any lock, so a formatter that itself logs cannot deadlock), encodes, and
+    hands the bytes over. Subclasses call :meth:`_open_writer` in ``__init__``."""
+
+    baseFilename: str
+    encoding: Optional[str]
+    terminator: str
+    _writer: Writer
+
+    def _open_writer(
+        self,
+        *,
+        unicode_error_policy: str,
+        newline: Optional[str],
+        terminator: str,
+        owner: Optional[Tuple[str, str]],
+        chmod: Optional[int],
+        umask: Optional[int],
+        lock_file_directory: Optional[str],
+        **native: Any,
+    ) -> None:
+        if newline not in (None, "", "\n", "\r", "\r\n"):
+            raise ValueError(f"illegal newline value: {newline!r}")
+        chmod = optional_int("chmod", chmod)
+        umask = optional_int("umask", umask)
+        self._errors = self.unicode_error_policy = unicode_policy(unicode_error_policy)
+        # Text-mode newline translation, applied to message and terminator alike.
+        out_newline = os.linesep if newline is None else newline
+        self._newline = out_newline if out_newline not in ("", "\n") else None
+        self.newline = newline
+        self.terminator = terminator or "\n"
+        self.owner = owner
+        self.chmod = chmod
+        self.umask = umask
+        self._codec, header = codec_and_header(self.encoding)
+        self._rollover_base = 0
+        self._writer = Writer(
+            self.baseFilename,
+            lock_dir=os.fspath(lock_file_directory) if lock_file_directory else None,
+            mode=chmod,
+            owner=resolve_owner(owner) if owner and os.name == "posix" else None,
+            umask=umask,
+            header=header,
+            **native,
+        )
+        self.lockFilename = os.fspath(self._writer.lock_path)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format the record, then append it whole; a due rotation happens first,
+        under the lock. Errors go to :meth:`handleError`, as with every stdlib handler."""
+        try:
+            msg = self.format(record) + self.terminator
+            if self._newline is not None:
+                msg = msg.replace("\n", self._newline)
+            self._writer.write(msg.encode(self._codec, self._errors))
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Nothing to do: every record is written to the file when it is emitted."""
+
+    def close(self) -> None:
+        """Close the log and lock file (a later emit reopens them, like FileHandler)."""
+        self.acquire()
+        try:
+            writer = self.__dict__.get("_writer")
+            if writer is not None:
+                writer.close()
+        finally:
+            try:
+                super().close()
+            finally:
+                self.release()
+
+    @property
+    def num_rollovers(self) -> int:
+        """Rotations this handler carried out."""
+        return self._writer.rollovers + self._rollover_base
+
+    @num_rollovers.setter
+    def num_rollovers(self, value: int) -> None:
+        self._rollover_base = value - self._writer.rollovers
