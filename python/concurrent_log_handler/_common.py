@@ -81,6 +81,11 @@ def unicode_policy(policy: str) -> str:
     return "ignore"
 
 
+# handleError wants a record: this one names the flush that failed.
+_FLUSH_RECORD = logging.LogRecord("concurrent_log_handler", logging.ERROR, __file__, 0,
+                                  "error while flushing", None, None)
+
+
 class NativeFileHandler(logging.Handler):
     """Mixin for a handler whose records go to a native ``Writer``: formats in Python
     (before any lock, so a formatter that itself logs cannot deadlock), encodes, and
@@ -143,7 +148,12 @@ class NativeFileHandler(logging.Handler):
             self.handleError(record)
 
     def flush(self) -> None:
-        """Nothing to do: every record is written to the file when it is emitted."""
+        """Wait until rotated files are compressed (records themselves are written when
+        emitted). Errors go to :meth:`handleError`-style reporting on stderr."""
+        try:
+            self._writer.flush()
+        except Exception:
+            self.handleError(_FLUSH_RECORD)
 
     def close(self) -> None:
         """Close the log and lock file (a later emit reopens them, like FileHandler)."""

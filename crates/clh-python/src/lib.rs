@@ -100,13 +100,16 @@ impl Writer {
             let interval = u32::try_from(interval)
                 .ok()
                 .filter(|i| *i >= 1)
-                .ok_or_else(|| PyValueError::new_err(format!("interval must be >= 1, got {interval}")))?;
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("interval must be >= 1, got {interval}"))
+                })?;
             let mut schedule = Schedule::new(When::parse(&when).map_err(to_py)?, interval)
                 .map_err(to_py)?
                 .utc(utc);
             if let Some((h, m, s)) = at_time {
-                let time = jiff::civil::Time::new(h, m, s, 0)
-                    .map_err(|e| PyValueError::new_err(format!("invalid atTime {h}:{m}:{s}: {e}")))?;
+                let time = jiff::civil::Time::new(h, m, s, 0).map_err(|e| {
+                    PyValueError::new_err(format!("invalid atTime {h}:{m}:{s}: {e}"))
+                })?;
                 schedule = schedule.at_time(time);
             }
             if let Some(suffix) = suffix {
@@ -151,7 +154,10 @@ impl Writer {
         let namer: Option<Namer> = namer.map(|f| {
             Arc::new(move |p: &Path| -> PathBuf {
                 Python::attach(|py| {
-                    match f.call1(py, (p.as_os_str(),)).and_then(|r| r.extract::<PathBuf>(py)) {
+                    match f
+                        .call1(py, (p.as_os_str(),))
+                        .and_then(|r| r.extract::<PathBuf>(py))
+                    {
                         Ok(named) => named,
                         Err(e) => {
                             // A broken namer must not lose the rotation: use the default name.
@@ -171,12 +177,14 @@ impl Writer {
         self.inner.next_rollover().map(|t| t.as_second())
     }
 
+    /// Wait until pending compressions are done (and report their errors).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        call(py, || self.inner.wait_for_compression())
+    }
+
     /// Close the files; the next write reopens them.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        call(py, || {
-            self.inner.close();
-            Ok(())
-        })
+        call(py, || self.inner.close())
     }
 
     /// Rotations this writer carried out.

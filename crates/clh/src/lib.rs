@@ -25,6 +25,7 @@
 
 mod compress;
 mod error;
+mod fork;
 mod lock;
 mod options;
 mod paths;

@@ -110,6 +110,7 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
     }
     clock.set("2026-11-26T11:00:00Z");
     w.write(b"next hour\n").unwrap();
+    w.wait_for_compression().unwrap();
     // Period 10:00-11:00: two size rotations (base name, then .1), then the hour ends (.2).
     assert_eq!(
         names(dir.path()),
@@ -122,6 +123,7 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
     );
     clock.set("2026-11-26T12:00:00Z");
     w.write(b"noon\n").unwrap();
+    w.wait_for_compression().unwrap();
     // Retention: the oldest (the base name, counter 0) went; 3 remain.
     assert_eq!(
         names(dir.path()),
