@@ -43,6 +43,13 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
     when the current file reaches ``maxBytes``. Any number of threads and processes may
     write to the same file: every record is appended whole, under CLH's lock file.
 
+    Extensions (keyword-only): ``background=True`` queues records in memory and writes
+    them from a thread of the native core, in batches (``flush()`` waits for them;
+    ``close()`` and interpreter exit write them); the queue holds at most
+    ``queue_records`` records and ``queue_bytes`` bytes, and when full either waits
+    (``queue_overflow="block"``, the default: nothing is lost) or drops the record,
+    counts it and logs how many were dropped (``"drop"``).
+
     Differences from CLH 0.9.31, all on the safe side: ``mode="w"`` is treated as
     ``"a"`` (truncating a shared log would lose other processes' records), ``umask``
     never changes the process-wide umask, and ``rotator`` is not called (rotation is
@@ -67,6 +74,11 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
         unicode_error_policy: str = "ignore",
         lock_file_directory: Optional[str] = None,
         keep_file_open: bool = True,
+        *,
+        background: bool = False,
+        queue_records: int = 10_000,
+        queue_bytes: int = 8 << 20,
+        queue_overflow: str = "block",
     ) -> None:
         maxBytes = count("maxBytes", maxBytes)
         backupCount = count("backupCount", backupCount)
@@ -99,6 +111,10 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
             gzip=self.use_gzip,
             keep_file_open=keep_file_open,
             debug=debug,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            overflow=queue_overflow,
         )
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: ARG002
@@ -166,6 +182,11 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
         unicode_error_policy: str = "ignore",
         lock_file_directory: Optional[str] = None,
         keep_file_open: bool = True,
+        *,
+        background: bool = False,
+        queue_records: int = 10_000,
+        queue_bytes: int = 8 << 20,
+        queue_overflow: str = "block",
         **kwargs: Any,
     ) -> None:
         kwargs.pop("mode", None)
@@ -215,6 +236,10 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
             gzip=self.use_gzip,
             keep_file_open=keep_file_open,
             debug=debug,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            overflow=queue_overflow,
             when=self.when,
             interval=interval,
             utc=utc,

@@ -3,12 +3,14 @@ onto the native writer. Nothing here knows about rotation policy."""
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import locale
 import logging
 import os
 import sys
 import warnings
+import weakref
 from typing import Any, Optional, Tuple, Union
 
 from concurrent_log_handler._clh import Writer
@@ -81,6 +83,45 @@ def unicode_policy(policy: str) -> str:
     return "ignore"
 
 
+# Background records live in memory until the writer thread writes them. Interpreter
+# exit flushes them (logging.shutdown flushes and closes every handler), but a
+# multiprocessing child leaves through os._exit: there, a multiprocessing finalizer does
+# it. It must be registered after the child's start-up cleared the finalizer registry,
+# so it is installed by the child's first emit.
+_handlers: "weakref.WeakSet[NativeFileHandler]" = weakref.WeakSet()
+_forked = False
+
+
+def _track(handler: "NativeFileHandler") -> None:
+    _handlers.add(handler)
+
+
+def flush_all() -> None:
+    """Flush every handler of this package (queued records, pending compressions)."""
+    for handler in list(_handlers):
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - at exit, report and go on
+            logging.raiseExceptions and sys.stderr.write(f"flushing {handler!r} failed\n")
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = False
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, flush_all, exitpriority=100)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+atexit.register(flush_all)
+
 # handleError wants a record: this one names the flush that failed.
 _FLUSH_RECORD = logging.LogRecord("concurrent_log_handler", logging.ERROR, __file__, 0,
                                   "error while flushing", None, None)
@@ -133,10 +174,15 @@ class NativeFileHandler(logging.Handler):
             **native,
         )
         self.lockFilename = os.fspath(self._writer.lock_path)
+        _track(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         """Format the record, then append it whole; a due rotation happens first,
-        under the lock. Errors go to :meth:`handleError`, as with every stdlib handler."""
+        under the lock. Errors go to :meth:`handleError`, as with every stdlib handler
+        (in background mode, an error of the writer thread is reported by the next emit
+        or flush)."""
+        if _forked:
+            _after_fork_in_child()
         try:
             msg = self.format(record) + self.terminator
             if self._newline is not None:
@@ -148,8 +194,8 @@ class NativeFileHandler(logging.Handler):
             self.handleError(record)
 
     def flush(self) -> None:
-        """Wait until rotated files are compressed (records themselves are written when
-        emitted). Errors go to :meth:`handleError`-style reporting on stderr."""
+        """Wait until every record emitted so far is written (background mode) and every
+        rotated file is compressed. Errors are reported as :meth:`handleError` does."""
         try:
             self._writer.flush()
         except Exception:
@@ -167,6 +213,32 @@ class NativeFileHandler(logging.Handler):
                 super().close()
             finally:
                 self.release()
+
+    @property
+    def background(self) -> bool:
+        """Whether records are written by a background thread (see ``set_background``)."""
+        return self._writer.background_enabled
+
+    def set_background(
+        self,
+        enabled: bool,
+        *,
+        queue_records: int = 10_000,
+        queue_bytes: int = 8 << 20,
+        queue_overflow: str = "block",
+    ) -> None:
+        """Switch background writing on or off (switching off writes what is queued)."""
+        self.acquire()
+        try:
+            self._writer.set_background(enabled, queue_records, queue_bytes, queue_overflow)
+        finally:
+            self.release()
+        _track(self)
+
+    @property
+    def dropped_records(self) -> int:
+        """How many records the ``"drop"`` overflow policy dropped in this process."""
+        return self._writer.dropped
 
     @property
     def num_rollovers(self) -> int:

@@ -34,6 +34,9 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// Take the log's lock and [`install`] `compressed` as the compression of the
     /// backup with identity `id` that was named `was`.
     fn finish(&self, was: &Path, id: Option<sys::FileId>, compressed: &Path) -> Result<()>;
+    /// Run `f` with the log's lock held (recovery, which deletes unlocked
+    /// temporaries, runs under it too, so a temporary is never seen before its `flock`).
+    fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()>;
     /// Report an error nobody is waiting for (the writer hands it to its next caller).
     fn report(&self, error: Error);
     /// The log's path (for naming temporaries).
@@ -218,7 +221,7 @@ fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
         n
     );
     let temp = owner.log_path().with_file_name(temp_name);
-    let result = write_gz(&input, &meta, &temp).and_then(|out| {
+    let result = write_gz(owner, &input, &meta, &temp).and_then(|out| {
         let finished = owner.finish(backup, sys::file_id(&meta), &temp);
         drop(out);
         finished
@@ -230,15 +233,22 @@ fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
 }
 
 /// Write the gzip of `input` to `temp` (held open and locked, returned to the caller).
-fn write_gz(input: &File, meta: &fs::Metadata, temp: &Path) -> Result<File> {
-    let out =
-        sys::open_or_create(temp, Access::CreateNew, &Perms::default()).at(Step::Compress, temp)?;
-    out.try_lock().map_err(|e| match e {
-        fs::TryLockError::Error(e) => Error::io(Step::Compress, temp, e),
-        fs::TryLockError::WouldBlock => {
-            Error::io(Step::Compress, temp, io::ErrorKind::WouldBlock.into())
-        }
+fn write_gz(owner: &dyn Owner, input: &File, meta: &fs::Metadata, temp: &Path) -> Result<File> {
+    let mut created = None;
+    owner.with_lock(&mut || {
+        let out = sys::open_or_create(temp, Access::CreateNew, &Perms::default())
+            .at(Step::Compress, temp)?;
+        out.try_lock().map_err(|e| {
+            let e = match e {
+                fs::TryLockError::Error(e) => e,
+                fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+            };
+            Error::io(Step::Compress, temp, e)
+        })?;
+        created = Some(out);
+        Ok(())
     })?;
+    let out = created.expect("created under the lock");
     sys::copy_perms(meta, &out).at(Step::Compress, temp)?;
     let mut encoder = GzEncoder::new(&out, Compression::default());
     io::copy(

@@ -23,6 +23,7 @@
 //! `paths` (file names), `sys` (platform code) and `error`.
 #![deny(missing_docs)]
 
+mod background;
 mod compress;
 mod error;
 mod fork;
@@ -35,6 +36,7 @@ mod sys;
 mod trigger;
 mod writer;
 
+pub use background::{BackgroundWriter, Overflow, QueueOptions};
 pub use error::{Error, Result, Step};
 pub use options::{Builder, Clock, SystemClock};
 pub use paths::{lock_path_for, Namer};

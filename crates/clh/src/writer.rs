@@ -495,6 +495,11 @@ impl Owner for Shared {
         })
     }
 
+    fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let mut none = Vec::new();
+        self.locked(&mut none, |_| f())
+    }
+
     fn report(&self, error: Error) {
         *self
             .background_error
