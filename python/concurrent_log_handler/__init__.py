@@ -6,89 +6,49 @@ bytes to the native writer, which does the locking, rotation, compression and
 permissions. Processes using CLH 0.9.31 and processes using this package can share
 one log file: same lock file, same lock, same backup names.
 
-Importing the package registers the handler in :mod:`logging.handlers`, so
+Importing the package registers both handlers in :mod:`logging.handlers`, so
 ``class=handlers.ConcurrentRotatingFileHandler`` works in ``fileConfig``.
 """
 
 from __future__ import annotations
 
-import codecs
-import locale
+import datetime
 import logging
 import logging.handlers
 import os
-import sys
 import warnings
-from logging.handlers import BaseRotatingHandler
-from typing import Callable, Optional, Tuple, Union
+from logging.handlers import BaseRotatingHandler, TimedRotatingFileHandler
+from typing import Any, Callable, Optional, Tuple, Union
 
-from concurrent_log_handler._clh import Writer
+from concurrent_log_handler._common import NativeFileHandler, count
 
-__all__ = ["ConcurrentRotatingFileHandler"]
+__all__ = ["ConcurrentRotatingFileHandler", "ConcurrentTimedRotatingFileHandler"]
 
 LogFilenameType = Union[str, "os.PathLike[str]"]
-_UNICODE_ERROR_POLICIES = ("ignore", "replace", "strict")
+Namer = Optional[Callable[[str], str]]
 
 
-def _resolve_owner(owner: Tuple[Union[str, int], Union[str, int]]) -> Tuple[int, int]:
-    """Turn CLH's ``(user, group)`` names (or ids) into ``(uid, gid)``."""
-    try:
-        user, group = owner
-    except (TypeError, ValueError):
-        raise TypeError(f"owner must be a (user, group) pair, got {owner!r}") from None
-    import grp
-    import pwd
-
-    try:
-        uid = user if isinstance(user, int) else pwd.getpwnam(user).pw_uid
-    except KeyError:
-        raise ValueError(f"owner: unknown user {user!r}") from None
-    try:
-        gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise ValueError(f"owner: unknown group {group!r}") from None
-    return uid, gid
+def _warn_delay(delay: Optional[bool]) -> None:
+    if delay not in (None, True):
+        warnings.warn(
+            "concurrent_log_handler parameter `delay` is now ignored and implied as True, "
+            "please remove from your config.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
-# Codecs that start a stream with a byte-order mark: records are encoded without it, and
-# the core writes it once, at the start of each new file (as a text stream would).
-_BOM_CODECS = {
-    "utf-16": "utf-16-le" if sys.byteorder == "little" else "utf-16-be",
-    "utf-32": "utf-32-le" if sys.byteorder == "little" else "utf-32-be",
-    "utf-8-sig": "utf-8",
-}
-
-
-def _codec_and_header(encoding: str) -> Tuple[str, Optional[bytes]]:
-    """The codec to encode records with, and the bytes a new file must start with."""
-    name = codecs.lookup(encoding).name  # LookupError names an unknown encoding
-    if name in _BOM_CODECS:
-        return _BOM_CODECS[name], "".encode(name)
-    return name, None
-
-
-def _optional_int(name: str, value: Optional[int]) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int (e.g. 0o640), got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
-
-
-def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
-
-
-class ConcurrentRotatingFileHandler(BaseRotatingHandler):
+class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
     """Handler for logging to a set of files, which switches from one file to the next
     when the current file reaches ``maxBytes``. Any number of threads and processes may
     write to the same file: every record is appended whole, under CLH's lock file.
+
+    Extensions (keyword-only): ``background=True`` queues records in memory and writes
+    them from a thread of the native core, in batches (``flush()`` waits for them;
+    ``close()`` and interpreter exit write them); the queue holds at most
+    ``queue_records`` records and ``queue_bytes`` bytes, and when full either waits
+    (``queue_overflow="block"``, the default: nothing is lost) or drops the record,
+    counts it and logs how many were dropped (``"drop"``).
 
     Differences from CLH 0.9.31, all on the safe side: ``mode="w"`` is treated as
     ``"a"`` (truncating a shared log would lose other processes' records), ``umask``
@@ -114,27 +74,15 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
         unicode_error_policy: str = "ignore",
         lock_file_directory: Optional[str] = None,
         keep_file_open: bool = True,
+        *,
+        background: bool = False,
+        queue_records: int = 10_000,
+        queue_bytes: int = 8 << 20,
+        queue_overflow: str = "block",
     ) -> None:
-        maxBytes = _count("maxBytes", maxBytes)
-        backupCount = _count("backupCount", backupCount)
-        chmod = _optional_int("chmod", chmod)
-        umask = _optional_int("umask", umask)
-        if unicode_error_policy not in _UNICODE_ERROR_POLICIES:
-            warnings.warn(
-                f"Invalid unicode_error_policy {unicode_error_policy!r} for "
-                "concurrent_log_handler: must be ignore, replace, or strict. "
-                "Defaulting to ignore.",
-                UserWarning,
-                stacklevel=2,
-            )
-            unicode_error_policy = "ignore"
-        if delay not in (None, True):
-            warnings.warn(
-                "concurrent_log_handler parameter `delay` is now ignored and implied as True, "
-                "please remove from your config.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+        maxBytes = count("maxBytes", maxBytes)
+        backupCount = count("backupCount", backupCount)
+        _warn_delay(delay)
         if not isinstance(mode, str) or not mode or mode[0] not in "aw":
             raise ValueError(f"mode must be 'a' (append), got {mode!r}")
         if mode.startswith("w"):
@@ -144,60 +92,30 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
                 UserWarning,
                 stacklevel=2,
             )
-        if newline not in (None, "", "\n", "\r", "\r\n"):
-            raise ValueError(f"illegal newline value: {newline!r}")
-        super().__init__(filename, mode, encoding=encoding, delay=True)
-        # FileHandler turns encoding=None into "locale" (3.10+), as CLH's stream does.
-        codec = self.encoding
-        if codec in (None, "locale"):
-            codec = locale.getpreferredencoding(False)
-        self._codec, header = _codec_and_header(codec)
-        self._errors = unicode_error_policy
-        self.unicode_error_policy = unicode_error_policy
-        # Text-mode newline translation, applied to message and terminator alike.
-        out_newline = os.linesep if newline is None else newline
-        self._newline = out_newline if out_newline not in ("", "\n") else None
-        self.newline = newline
-        self.terminator = terminator or "\n"
+        BaseRotatingHandler.__init__(self, filename, mode, encoding=encoding, delay=True)
         self.maxBytes = maxBytes
         self.backupCount = backupCount
         self.use_gzip = bool(use_gzip)
-        self.owner = owner
-        self.chmod = chmod
-        self.umask = umask
         self._debug = debug
         self.user_keep_file_open_preference = keep_file_open
-        self._rollover_base = 0
-        self._writer = Writer(
-            self.baseFilename,
+        self._open_writer(
+            unicode_error_policy=unicode_error_policy,
+            newline=newline,
+            terminator=terminator,
+            owner=owner,
+            chmod=chmod,
+            umask=umask,
+            lock_file_directory=lock_file_directory,
             max_bytes=maxBytes,
             backup_count=backupCount,
             gzip=self.use_gzip,
-            lock_dir=os.fspath(lock_file_directory) if lock_file_directory else None,
-            mode=chmod,
-            owner=_resolve_owner(owner) if owner and os.name == "posix" else None,
-            umask=umask,
             keep_file_open=keep_file_open,
             debug=debug,
-            header=header,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            overflow=queue_overflow,
         )
-        self.lockFilename = os.fspath(self._writer.lock_path)
-
-    # -- logging.Handler API ---------------------------------------------------------
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Format the record (before any lock is taken, so a formatter that itself logs
-        cannot deadlock), then append it whole; rotation happens under the lock first
-        when due. Errors go to :meth:`handleError`, as with every stdlib handler."""
-        try:
-            msg = self.format(record) + self.terminator
-            if self._newline is not None:
-                msg = msg.replace("\n", self._newline)
-            self._writer.write(msg.encode(self._codec, self._errors))
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: ARG002
         """Whether the log, as it is on disk now (written by every process), has reached
@@ -208,39 +126,15 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
         """Rotate now, under the lock."""
         self._writer.rotate()
 
-    def flush(self) -> None:
-        """Nothing to do: every record is written to the file when it is emitted."""
-
-    def close(self) -> None:
-        """Close the log and lock file (a later emit reopens them, like FileHandler)."""
-        self.acquire()
-        try:
-            self._writer.close()
-        finally:
-            try:
-                super().close()
-            finally:
-                self.release()
-
-    # -- CLH attributes --------------------------------------------------------------
-
     @property
-    def num_rollovers(self) -> int:
-        """Rotations this handler carried out."""
-        return self._writer.rollovers + self._rollover_base
-
-    @num_rollovers.setter
-    def num_rollovers(self, value: int) -> None:
-        self._rollover_base = value - self._writer.rollovers
-
-    @property
-    def namer(self) -> Optional[Callable[[str], str]]:  # type: ignore[override]
+    def namer(self) -> Namer:  # type: ignore[override]
         """As :attr:`logging.handlers.BaseRotatingHandler.namer`: maps ``app.log.3`` to
-        the backup's name (``.gz`` is appended after it when compressing)."""
+        the backup's name (``.gz`` is appended after it when compressing). The names
+        are computed here, once, so rotation never needs to call back into Python."""
         return self.__dict__.get("_namer")
 
     @namer.setter
-    def namer(self, namer: Optional[Callable[[str], str]]) -> None:
+    def namer(self, namer: Namer) -> None:
         self.__dict__["_namer"] = namer
         writer = self.__dict__.get("_writer")
         if writer is None:
@@ -255,4 +149,142 @@ class ConcurrentRotatingFileHandler(BaseRotatingHandler):
         writer.set_backup_names(names)
 
 
+class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHandler):
+    """Rotates the log at timed intervals (``when``/``interval``/``utc``/``atTime``, as
+    :class:`logging.handlers.TimedRotatingFileHandler`), and also by size when
+    ``maxBytes > 0``, with any number of processes writing. Exactly one process rotates
+    per period: the next rollover time is shared through the lock file, as CLH does.
+
+    Backups are named ``app.log.<period start>`` (the stdlib's suffixes), plus ``.1``,
+    ``.2``… for size rotations within a period, plus ``.gz``; ``backupCount`` keeps the
+    newest. Unlike the stdlib (3.11), ``interval`` is honoured for ``MIDNIGHT`` and
+    weekly rollovers (every ``interval`` days or weeks), and local time follows DST.
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        filename: LogFilenameType,
+        when: str = "h",
+        interval: int = 1,
+        backupCount: int = 0,
+        encoding: Optional[str] = None,
+        delay: bool = False,  # noqa: ARG002
+        utc: bool = False,
+        atTime: Optional[datetime.time] = None,
+        errors: Optional[str] = None,
+        maxBytes: int = 0,
+        use_gzip: bool = False,
+        owner: Optional[Tuple[str, str]] = None,
+        chmod: Optional[int] = None,
+        umask: Optional[int] = None,
+        newline: Optional[str] = None,
+        terminator: str = "\n",
+        unicode_error_policy: str = "ignore",
+        lock_file_directory: Optional[str] = None,
+        keep_file_open: bool = True,
+        *,
+        background: bool = False,
+        queue_records: int = 10_000,
+        queue_bytes: int = 8 << 20,
+        queue_overflow: str = "block",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("mode", None)
+        debug = bool(kwargs.pop("debug", False))
+        kwargs.pop("delay", None)
+        if kwargs:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        if not isinstance(when, str):
+            raise TypeError(f"when must be a str such as 'h' or 'midnight', got {when!r}")
+        if isinstance(interval, bool) or not isinstance(interval, int):
+            raise TypeError(f"interval must be an int, got {interval!r}")
+        if interval < 1:
+            raise ValueError(f"interval must be >= 1, got {interval!r}")
+        if atTime is not None and not isinstance(atTime, datetime.time):
+            raise TypeError(f"atTime must be a datetime.time, got {atTime!r}")
+        maxBytes = count("maxBytes", maxBytes)
+        backupCount = count("backupCount", backupCount)
+        # The stdlib validates `when` (ValueError naming it), sets suffix/extMatch/interval.
+        TimedRotatingFileHandler.__init__(
+            self,
+            filename,
+            when=when,
+            interval=interval,
+            backupCount=backupCount,
+            encoding=encoding,
+            delay=True,
+            utc=utc,
+            atTime=atTime,
+            errors=errors,
+        )
+        self.maxBytes = maxBytes
+        self.use_gzip = bool(use_gzip)
+        self._debug = debug
+        self.user_keep_file_open_preference = keep_file_open
+        self._interval_units = interval
+        self.finalize_handler_configuration()
+        self._open_writer(
+            unicode_error_policy=unicode_error_policy,
+            newline=newline,
+            terminator=terminator,
+            owner=owner,
+            chmod=chmod,
+            umask=umask,
+            lock_file_directory=lock_file_directory,
+            max_bytes=maxBytes,
+            backup_count=backupCount,
+            gzip=self.use_gzip,
+            keep_file_open=keep_file_open,
+            debug=debug,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            overflow=queue_overflow,
+            when=self.when,
+            interval=interval,
+            utc=utc,
+            at_time=(atTime.hour, atTime.minute, atTime.second) if atTime else None,
+            suffix=self.suffix,
+        )
+        if self.__dict__.get("_namer") is not None:
+            self._writer.set_namer(self.__dict__["_namer"])
+
+    def finalize_handler_configuration(self) -> None:
+        """Hook for subclasses, called before the native writer is created: change
+        ``self.suffix`` (or ``self.namer``) here."""
+
+    @property
+    def rolloverAt(self) -> int:  # type: ignore[override]
+        """The next rollover time (epoch seconds), as shared by all processes once this
+        handler has written; before that, the stdlib's estimate."""
+        writer = self.__dict__.get("_writer")
+        shared = writer.next_rollover if writer is not None else None
+        return shared if shared is not None else self.__dict__.get("_rollover_estimate", 0)
+
+    @rolloverAt.setter
+    def rolloverAt(self, value: int) -> None:
+        self.__dict__["_rollover_estimate"] = value
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: ARG002
+        """Whether the shared rollover time has come, or the size limit is reached."""
+        return self._writer.should_rotate()
+
+    def doRollover(self) -> None:
+        """Rotate now, under the lock, and start a new period."""
+        self._writer.rotate()
+
+    @property
+    def namer(self) -> Namer:  # type: ignore[override]
+        """Maps the default backup name to the one to use (``.gz`` appended after)."""
+        return self.__dict__.get("_namer")
+
+    @namer.setter
+    def namer(self, namer: Namer) -> None:
+        self.__dict__["_namer"] = namer
+        writer = self.__dict__.get("_writer")
+        if writer is not None:
+            writer.set_namer(namer)
+
+
 logging.handlers.ConcurrentRotatingFileHandler = ConcurrentRotatingFileHandler  # type: ignore[attr-defined]
+logging.handlers.ConcurrentTimedRotatingFileHandler = ConcurrentTimedRotatingFileHandler  # type: ignore[attr-defined]

@@ -4,13 +4,13 @@
 //! core (which never needs it), turns core errors into `OSError`/`ValueError`, and
 //! catches panics so that none crosses into Python.
 
-use clh::{Error, LogWriter, Namer};
+use clh::{BackgroundWriter, Error, LogWriter, Namer, Overflow, QueueOptions, Schedule, When};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Convert a core error into the Python exception `logging` handlers expect.
 fn to_py(err: Error) -> PyErr {
@@ -25,13 +25,13 @@ fn to_py(err: Error) -> PyErr {
     }
 }
 
+const PANIC_MESSAGE: &str = "internal error in concurrent_log_handler (Rust panic)";
+
 /// Run `f` without the GIL, turning a panic into `RuntimeError`.
 fn call<T: Send>(py: Python<'_>, f: impl FnOnce() -> clh::Result<T> + Send) -> PyResult<T> {
     match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
         Ok(result) => result.map_err(to_py),
-        Err(_) => Err(PyRuntimeError::new_err(
-            "internal error in concurrent_log_handler (Rust panic)",
-        )),
+        Err(_) => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
     }
 }
 
@@ -43,7 +43,26 @@ fn non_negative(name: &str, value: i64) -> PyResult<u64> {
 /// A writer appending records to one shared, rotating log file.
 #[pyclass(frozen, module = "concurrent_log_handler._clh")]
 struct Writer {
-    inner: LogWriter,
+    inner: Arc<LogWriter>,
+    /// Set while records go through a queue and a writer thread (`background=True`).
+    background: RwLock<Option<BackgroundWriter>>,
+}
+
+fn queue_options(max_records: usize, max_bytes: usize, overflow: &str) -> PyResult<QueueOptions> {
+    let overflow = match overflow {
+        "block" => Overflow::Block,
+        "drop" => Overflow::Drop,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "queue overflow policy must be 'block' or 'drop', got {other:?}"
+            )))
+        }
+    };
+    Ok(QueueOptions {
+        max_records,
+        max_bytes,
+        overflow,
+    })
 }
 
 #[pymethods]
@@ -51,7 +70,9 @@ impl Writer {
     #[new]
     #[pyo3(signature = (path, *, max_bytes=0, backup_count=0, gzip=false, lock_dir=None,
                         mode=None, owner=None, umask=None, keep_file_open=true, debug=false,
-                        header=None))]
+                        header=None, when=None, interval=1, utc=false, at_time=None,
+                        suffix=None, background=false, queue_records=10_000,
+                        queue_bytes=8 << 20, overflow="block"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -66,7 +87,17 @@ impl Writer {
         keep_file_open: bool,
         debug: bool,
         header: Option<Vec<u8>>,
+        when: Option<String>,
+        interval: i64,
+        utc: bool,
+        at_time: Option<(i8, i8, i8)>,
+        suffix: Option<String>,
+        background: bool,
+        queue_records: usize,
+        queue_bytes: usize,
+        overflow: &str,
     ) -> PyResult<Self> {
+        queue_options(queue_records, queue_bytes, overflow)?; // fail before opening anything
         let max_bytes = non_negative("maxBytes", max_bytes)?;
         let backup_count = non_negative("backupCount", backup_count)?;
         let backup_count = u32::try_from(backup_count)
@@ -90,13 +121,89 @@ impl Writer {
         if let Some(umask) = umask {
             builder = builder.umask(umask);
         }
-        let inner = call(py, move || builder.open())?;
-        Ok(Writer { inner })
+        if let Some(when) = when {
+            let interval = u32::try_from(interval)
+                .ok()
+                .filter(|i| *i >= 1)
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("interval must be >= 1, got {interval}"))
+                })?;
+            let mut schedule = Schedule::new(When::parse(&when).map_err(to_py)?, interval)
+                .map_err(to_py)?
+                .utc(utc);
+            if let Some((h, m, s)) = at_time {
+                let time = jiff::civil::Time::new(h, m, s, 0).map_err(|e| {
+                    PyValueError::new_err(format!("invalid atTime {h}:{m}:{s}: {e}"))
+                })?;
+                schedule = schedule.at_time(time);
+            }
+            if let Some(suffix) = suffix {
+                schedule = schedule.with_suffix(suffix);
+            }
+            builder = builder.schedule(schedule);
+        }
+        let inner = Arc::new(call(py, move || builder.open())?);
+        let writer = Writer {
+            inner,
+            background: RwLock::new(None),
+        };
+        if background {
+            writer.set_background(py, true, queue_records, queue_bytes, overflow)?;
+        }
+        Ok(writer)
     }
 
-    /// Append one record (bytes, terminator included) under the lock.
+    /// Append one record (bytes, terminator included): under the lock, or into the
+    /// queue in background mode (without releasing the GIL unless it must wait).
     fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        call(py, || self.inner.write(data))
+        let background = self.background();
+        match background.as_ref() {
+            None => call(py, || self.inner.write(data)),
+            Some(bg) => match catch_unwind(AssertUnwindSafe(|| bg.try_write(data))) {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) => call(py, || bg.write(data)),
+                Ok(Err(e)) => Err(to_py(e)),
+                Err(_) => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
+            },
+        }
+    }
+
+    /// Switch background mode on (with these queue bounds) or off (after writing what
+    /// is queued).
+    #[pyo3(signature = (enabled, queue_records=10_000, queue_bytes=8 << 20, overflow="block"))]
+    fn set_background(
+        &self,
+        py: Python<'_>,
+        enabled: bool,
+        queue_records: usize,
+        queue_bytes: usize,
+        overflow: &str,
+    ) -> PyResult<()> {
+        let options = queue_options(queue_records, queue_bytes, overflow)?;
+        let mut slot = self
+            .background
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = slot.take() {
+            call(py, || old.close())?;
+        }
+        if enabled {
+            let inner = Arc::clone(&self.inner);
+            *slot = Some(call(py, move || BackgroundWriter::new(inner, options))?);
+        }
+        Ok(())
+    }
+
+    /// Whether records go through the background queue.
+    #[getter]
+    fn background_enabled(&self) -> bool {
+        self.background().is_some()
+    }
+
+    /// Records dropped by the 'drop' overflow policy (this process).
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.background().as_ref().map_or(0, |bg| bg.dropped())
     }
 
     /// Whether the log on disk is due for rotation by size.
@@ -104,9 +211,15 @@ impl Writer {
         call(py, || self.inner.should_rotate())
     }
 
-    /// Rotate now.
+    /// Rotate now (after writing what is queued).
     fn rotate(&self, py: Python<'_>) -> PyResult<()> {
-        call(py, || self.inner.rotate())
+        let background = self.background();
+        call(py, || {
+            if let Some(bg) = background.as_ref() {
+                bg.flush()?;
+            }
+            self.inner.rotate()
+        })
     }
 
     /// Set backup names: a mapping from default name (`app.log.3`) to the name to use,
@@ -121,11 +234,51 @@ impl Writer {
         self.inner.set_namer(namer);
     }
 
+    /// Set a Python callable as the namer (called with the GIL, only while rotating),
+    /// or None for the default names.
+    fn set_namer(&self, namer: Option<Py<PyAny>>) {
+        let namer: Option<Namer> = namer.map(|f| {
+            Arc::new(move |p: &Path| -> PathBuf {
+                Python::attach(|py| {
+                    match f
+                        .call1(py, (p.as_os_str(),))
+                        .and_then(|r| r.extract::<PathBuf>(py))
+                    {
+                        Ok(named) => named,
+                        Err(e) => {
+                            // A broken namer must not lose the rotation: use the default name.
+                            e.print(py);
+                            p.to_owned()
+                        }
+                    }
+                })
+            }) as Namer
+        });
+        self.inner.set_namer(namer);
+    }
+
+    /// The next rollover time (epoch seconds) shared through the lock file, once known.
+    #[getter]
+    fn next_rollover(&self) -> Option<i64> {
+        self.inner.next_rollover().map(|t| t.as_second())
+    }
+
+    /// Wait until queued records are written and pending compressions are done, and
+    /// report errors met meanwhile.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let background = self.background();
+        call(py, || {
+            let flushed = background.as_ref().map_or(Ok(()), |bg| bg.flush());
+            flushed.and(self.inner.wait_for_compression())
+        })
+    }
+
     /// Close the files; the next write reopens them.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        call(py, || {
-            self.inner.close();
-            Ok(())
+        let background = self.background();
+        call(py, || match background.as_ref() {
+            Some(bg) => bg.close(),
+            None => self.inner.close(),
         })
     }
 
@@ -145,6 +298,14 @@ impl Writer {
     #[getter]
     fn lock_path(&self) -> PathBuf {
         self.inner.lock_path().to_owned()
+    }
+}
+
+impl Writer {
+    fn background(&self) -> std::sync::RwLockReadGuard<'_, Option<BackgroundWriter>> {
+        self.background
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

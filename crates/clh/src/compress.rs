@@ -1,75 +1,299 @@
-//! Gzip a rotated file so that a `.gz` only ever appears complete under its name.
+//! Gzip rotated files off the lock, on a thread of the writer's own, so that no writer
+//! (of any process) waits for a compression.
+//!
+//! For a backup `X` (say `app.log.1`) the compressor:
+//! 1. opens `X` and takes a `flock` on it: that tells every process "being compressed"
+//!    (recovery skips a locked backup) and is released by the kernel if we die;
+//! 2. compresses it into a hidden temporary `.app.log.gz-<pid>-<n>` (also `flock`ed,
+//!    so recovery can tell an abandoned one), created with `X`'s mode and owner, synced;
+//! 3. takes the log's lock, finds where `X` is now (numbered backups shift while we
+//!    compress; we follow the inode), renames the temporary to `<that name>.gz` and
+//!    removes the uncompressed file. If retention deleted `X` meanwhile, the
+//!    temporary is deleted instead.
+//!
+//! A `.gz` therefore only ever appears complete under a backup's name.
 
-use crate::error::{Context, Result, Step};
+use crate::error::{Context, Error, Result, Step};
+use crate::fork::Abandon;
 use crate::paths::with_suffix;
+use crate::rotation::remove_if_present;
 use crate::sys::{self, Access, Perms};
+use crossbeam_channel::{Receiver, Sender};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
-/// Suffix of a compression in progress; such a file is never a finished backup.
-pub(crate) const PARTIAL: &str = ".part";
-
-/// Compress `src` into `src.gz` and remove `src`.
-///
-/// The data goes to `src.gz.part` (created with `src`'s mode and owner), is synced,
-/// then renamed to `src.gz`; only then is `src` removed. A kill at any point leaves
-/// either `src` alone (plus maybe a `.part` to delete) or a complete `src.gz`.
-pub(crate) fn gzip(src: &Path) -> Result<PathBuf> {
-    let dst = with_suffix(src, ".gz");
-    let part = with_suffix(&dst, PARTIAL);
-    let result = write_gz(src, &part).and_then(|()| fs::rename(&part, &dst));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&part);
-        return Err(e).at(Step::Compress, src);
-    }
-    fs::remove_file(src).at(Step::Compress, src)?;
-    Ok(dst)
+/// What the compressor needs from its writer: the lock, and where a backup went.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// Take the log's lock and [`install`] `compressed` as the compression of the
+    /// backup with identity `id` that was named `was`.
+    fn finish(&self, was: &Path, id: Option<sys::FileId>, compressed: &Path) -> Result<()>;
+    /// Run `f` with the log's lock held (recovery, which deletes unlocked
+    /// temporaries, runs under it too, so a temporary is never seen before its `flock`).
+    fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()>;
+    /// Report an error nobody is waiting for (the writer hands it to its next caller).
+    fn report(&self, error: Error);
+    /// The log's path (for naming temporaries).
+    fn log_path(&self) -> &Path;
 }
 
-fn write_gz(src: &Path, part: &Path) -> io::Result<()> {
-    let input = File::open(src)?;
-    let meta = input.metadata()?;
-    let _ = fs::remove_file(part);
-    let out = sys::open_or_create(part, Access::CreateNew, &Perms::default())?;
-    sys::copy_perms(&meta, &out)?;
-    let mut encoder = GzEncoder::new(out, Compression::default());
+/// Prefix of compressor temporaries for `log`: `.app.log.gz-`.
+pub(crate) fn temp_prefix(log: &Path) -> String {
+    let name = log
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    format!(".{name}.gz-")
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `gz` is a complete gzip file of an `expected_len`-byte input: its trailer
+/// records the input length (mod 2^32). A file cut short ends in compressed data
+/// instead, which matches only by a 1 in 2^32 chance.
+pub(crate) fn is_complete(gz: &Path, expected_len: u64) -> bool {
+    let check = || -> io::Result<bool> {
+        let mut f = File::open(gz)?;
+        if f.metadata()?.len() < 18 {
+            return Ok(false);
+        }
+        f.seek(SeekFrom::End(-4))?;
+        let mut isize = [0u8; 4];
+        f.read_exact(&mut isize)?;
+        Ok(u64::from(u32::from_le_bytes(isize)) == expected_len & 0xFFFF_FFFF)
+    };
+    check().unwrap_or(false)
+}
+
+/// An uncompressed backup handed to the compressor, opened while its name was known:
+/// the open file keeps pointing at the right data however the backups shift.
+pub(crate) struct Backup {
+    pub path: PathBuf,
+    pub file: File,
+}
+
+impl Backup {
+    /// Open the backup now at `path`.
+    pub fn open(path: PathBuf) -> Result<Self> {
+        let file = File::open(&path).at(Step::Compress, &path)?;
+        Ok(Backup { path, file })
+    }
+
+    fn key(&self) -> Key {
+        match self.file.metadata().ok().and_then(|m| sys::file_id(&m)) {
+            Some(id) => Key::Id(id),
+            None => Key::Path(self.path.clone()),
+        }
+    }
+}
+
+/// What identifies a job, so the same backup is never queued twice.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Id(sys::FileId),
+    Path(PathBuf),
+}
+
+/// Jobs waiting or running, so that callers can wait until all are done.
+#[derive(Default)]
+struct Pending {
+    keys: Mutex<HashSet<Key>>,
+    idle: Condvar,
+}
+
+/// One compression thread per writer (per process), started on first use.
+pub(crate) struct Compressor {
+    sender: Mutex<Option<Sender<(Key, Backup)>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pending: Arc<Pending>,
+}
+
+impl Compressor {
+    pub fn new() -> Self {
+        Compressor {
+            sender: Mutex::new(None),
+            thread: Mutex::new(None),
+            pending: Arc::default(),
+        }
+    }
+
+    /// Queue `backup` for compression (a backup already queued is not queued twice).
+    pub fn submit(&self, owner: &Arc<dyn Owner>, backup: Backup) {
+        let key = backup.key();
+        if !lock(&self.pending.keys).insert(key.clone()) {
+            return;
+        }
+        let mut sender = lock(&self.sender);
+        if sender.is_none() {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let thread_owner = Arc::clone(owner);
+            let pending = Arc::clone(&self.pending);
+            let spawned = std::thread::Builder::new()
+                .name("clh-gzip".into())
+                .spawn(move || run(&*thread_owner, &rx, &pending));
+            match spawned {
+                Ok(handle) => {
+                    *lock(&self.thread) = Some(handle);
+                    *sender = Some(tx);
+                }
+                Err(e) => {
+                    // No thread: leave the backup uncompressed (a valid CLH name); a
+                    // later rotation's recovery will hand it over again.
+                    lock(&self.pending.keys).remove(&key);
+                    owner.report(Error::io(Step::Compress, backup.path, e));
+                    return;
+                }
+            }
+        }
+        if let Some(tx) = sender.as_ref() {
+            let _ = tx.send((key, backup));
+        }
+    }
+
+    /// Wait until every queued compression has finished.
+    pub fn wait_idle(&self) {
+        let mut keys = lock(&self.pending.keys);
+        while !keys.is_empty() {
+            keys = self
+                .pending
+                .idle
+                .wait(keys)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for Compressor {
+    /// Finish the queued compressions, then stop the thread.
+    fn drop(&mut self) {
+        drop(lock(&self.sender).take());
+        if let Some(handle) = lock(&self.thread).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Abandon for Compressor {
+    /// The parent's thread does not exist in a child and its queue is the parent's
+    /// business: nothing to release.
+    fn abandon(&self) {}
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn run(owner: &dyn Owner, jobs: &Receiver<(Key, Backup)>, pending: &Pending) {
+    for (key, backup) in jobs {
+        if let Err(e) = compress(owner, backup) {
+            owner.report(e);
+        }
+        let mut keys = lock(&pending.keys);
+        keys.remove(&key);
+        if keys.is_empty() {
+            pending.idle.notify_all();
+        }
+    }
+}
+
+/// Compress one backup (steps 1-3 of the module docs).
+fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
+    let Backup { path, file: input } = backup;
+    let backup = path.as_path();
+    if input.try_lock().is_err() {
+        return Ok(()); // another process is compressing it
+    }
+    let meta = input.metadata().at(Step::Compress, backup)?;
+    if sys::is_unlinked(&meta) {
+        return Ok(()); // already compressed (or deleted by retention) meanwhile
+    }
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp_name = format!(
+        "{}{}-{}",
+        temp_prefix(owner.log_path()),
+        std::process::id(),
+        n
+    );
+    let temp = owner.log_path().with_file_name(temp_name);
+    let result = write_gz(owner, &input, &meta, &temp).and_then(|out| {
+        let finished = owner.finish(backup, sys::file_id(&meta), &temp);
+        drop(out);
+        finished
+    });
+    if result.is_err() {
+        let _ = remove_if_present(&temp);
+    }
+    result
+}
+
+/// Write the gzip of `input` to `temp` (held open and locked, returned to the caller).
+fn write_gz(owner: &dyn Owner, input: &File, meta: &fs::Metadata, temp: &Path) -> Result<File> {
+    let mut created = None;
+    owner.with_lock(&mut || {
+        let out = sys::open_or_create(temp, Access::CreateNew, &Perms::default())
+            .at(Step::Compress, temp)?;
+        out.try_lock().map_err(|e| {
+            let e = match e {
+                fs::TryLockError::Error(e) => e,
+                fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+            };
+            Error::io(Step::Compress, temp, e)
+        })?;
+        created = Some(out);
+        Ok(())
+    })?;
+    let out = created.expect("created under the lock");
+    sys::copy_perms(meta, &out).at(Step::Compress, temp)?;
+    let mut encoder = GzEncoder::new(&out, Compression::default());
     io::copy(
         &mut BufReader::with_capacity(256 * 1024, input),
         &mut encoder,
-    )?;
-    let out = encoder.finish()?;
-    out.sync_all()
+    )
+    .at(Step::Compress, temp)?;
+    encoder.finish().at(Step::Compress, temp)?;
+    out.sync_all().at(Step::Compress, temp)?;
+    Ok(out)
+}
+
+/// With the lock held: put a finished compression of `backup` into place.
+pub(crate) fn install(current: Option<PathBuf>, compressed: &Path) -> Result<()> {
+    match current {
+        Some(plain) => {
+            let gz = with_suffix(&plain, ".gz");
+            fs::rename(compressed, &gz).at(Step::Compress, &gz)?;
+            remove_if_present(&plain)
+        }
+        // Retention removed the backup meanwhile: its compression goes too.
+        None => remove_if_present(compressed),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::read::GzDecoder;
-    use std::io::Read;
+    use std::io::Write;
 
     #[test]
-    fn gzip_round_trip_removes_source() {
+    fn completeness_is_read_from_the_gzip_trailer() {
         let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("a.log.rotate.1");
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        fs::write(&src, &data).unwrap();
-        let dst = gzip(&src).unwrap();
-        assert!(!src.exists());
-        assert!(!with_suffix(&dst, PARTIAL).exists());
-        let mut back = Vec::new();
-        GzDecoder::new(File::open(&dst).unwrap())
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, data);
-    }
-
-    #[test]
-    fn gzip_of_missing_file_names_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = gzip(&dir.path().join("nope")).unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        let gz = dir.path().join("a.gz");
+        let data = vec![7u8; 100_000];
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(&data).unwrap();
+        let full = e.finish().unwrap();
+        fs::write(&gz, &full).unwrap();
+        assert!(is_complete(&gz, data.len() as u64));
+        assert!(!is_complete(&gz, data.len() as u64 + 1));
+        fs::write(&gz, &full[..full.len() - 9]).unwrap();
+        assert!(!is_complete(&gz, data.len() as u64));
+        fs::write(&gz, b"").unwrap();
+        assert!(!is_complete(&gz, 0));
+        assert!(!is_complete(&dir.path().join("missing.gz"), 0));
     }
 }

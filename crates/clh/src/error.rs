@@ -76,6 +76,16 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The background writer thread met an error while writing a batch (its records
+    /// may not all have been written); reported to the next caller.
+    #[error("background writer, batch of {records} record(s): {source}")]
+    Background {
+        /// How many records the failed batch held.
+        records: usize,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// An I/O failure, with the step and the file it happened on.
     #[error("{step} failed for {}: {source}", path.display())]
     Io {
@@ -99,6 +109,7 @@ impl Error {
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Background { source, .. } => source.io_error(),
             Error::InvalidOption { .. } => None,
         }
     }
@@ -112,6 +123,7 @@ impl Error {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Error::Io { path, .. } => Some(path),
+            Error::Background { source, .. } => source.path(),
             Error::InvalidOption { .. } => None,
         }
     }

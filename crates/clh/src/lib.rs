@@ -23,17 +23,22 @@
 //! `paths` (file names), `sys` (platform code) and `error`.
 #![deny(missing_docs)]
 
+mod background;
 mod compress;
 mod error;
+mod fork;
 mod lock;
 mod options;
 mod paths;
 mod rotation;
+mod schedule;
 mod sys;
 mod trigger;
 mod writer;
 
+pub use background::{BackgroundWriter, Overflow, QueueOptions};
 pub use error::{Error, Result, Step};
-pub use options::Builder;
+pub use options::{Builder, Clock, SystemClock};
 pub use paths::{lock_path_for, Namer};
+pub use schedule::{Schedule, When};
 pub use writer::LogWriter;

@@ -3,6 +3,7 @@
 use crate::error::{Context, Result, Step};
 use crate::sys::{self, Access, Perms};
 use std::fs::{File, TryLockError};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// How many times to retry a non-blocking lock before sleeping in the kernel. A
@@ -55,6 +56,31 @@ impl LockFile {
             (Some(a), Some(b)) => a == b,
             _ => true,
         }
+    }
+
+    /// The lock file's content (a timed log's next rollover time). Call with the lock held.
+    pub fn read_content(&self) -> io::Result<String> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))?;
+        let mut text = String::new();
+        file.take(64).read_to_string(&mut text).or_else(|e| {
+            // Garbage that is not UTF-8 is as good as no value.
+            if e.kind() == io::ErrorKind::InvalidData {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })?;
+        Ok(text)
+    }
+
+    /// Replace the lock file's content and sync it (CLH fsyncs it too). Call with the lock held.
+    pub fn write_content(&self, text: &str) -> io::Result<()> {
+        let mut file = &self.file;
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()
     }
 
     /// The raw handle, to close it in a forked child.

@@ -1,5 +1,6 @@
 //! The names of every file in a log's file set, as CLH 0.9.31 spells them.
 
+use crate::schedule::Schedule;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,6 +74,58 @@ impl BackupNames {
         }
     }
 }
+
+impl BackupNames {
+    /// The uncompressed name of a dated backup: `app.log.<stamp>[.<counter>]` (through the namer).
+    pub fn dated(&self, stamp: &str, counter: Option<u32>) -> PathBuf {
+        let suffix = match counter {
+            Some(c) => format!(".{stamp}.{c}"),
+            None => format!(".{stamp}"),
+        };
+        let default = with_suffix(&self.log, &suffix);
+        match &self.namer {
+            Some(namer) => namer(&default),
+            None => default,
+        }
+    }
+
+    /// If `file_name` (in the log's directory) is a dated backup, its sort key
+    /// `(stamp, counter)`. Only names this writer would produce count, so retention
+    /// never deletes anything else.
+    pub fn parse_dated(&self, file_name: &str, schedule: &Schedule) -> Option<(String, u32)> {
+        let plain = file_name.strip_suffix(".gz").unwrap_or(file_name);
+        match &self.namer {
+            None => {
+                let log_name = self.log.file_name()?.to_string_lossy().into_owned();
+                let rest = plain.strip_prefix(&log_name)?.strip_prefix('.')?;
+                if schedule.matches(rest) {
+                    return Some((rest.to_owned(), 0));
+                }
+                let (stamp, counter) = rest.rsplit_once('.')?;
+                let counter: u32 = counter.parse().ok().filter(|c| *c > 0)?;
+                schedule.matches(stamp).then(|| (stamp.to_owned(), counter))
+            }
+            // With a namer, a name is ours only if the namer maps a dated default name to
+            // it: find a stamp inside it, then check by renaming that default again.
+            Some(_) => {
+                let path = self.log.with_file_name(plain);
+                let width = schedule.format(jiff::Timestamp::UNIX_EPOCH).len();
+                (0..plain.len().saturating_sub(width - 1))
+                    .filter_map(|i| plain.get(i..i + width))
+                    .filter(|stamp| schedule.matches(stamp))
+                    .find_map(|stamp| {
+                        (0..=MAX_COUNTER_SEARCH)
+                            .map(|c| (c > 0).then_some(c))
+                            .find(|c| self.dated(stamp, *c) == path)
+                            .map(|c| (stamp.to_owned(), c.unwrap_or(0)))
+                    })
+            }
+        }
+    }
+}
+
+/// How many same-period counters a namer'd backup name is checked against.
+const MAX_COUNTER_SEARCH: u32 = 64;
 
 /// Prefix of the names a log is renamed to while it is being rotated:
 /// `app.log.rotate.` (CLH uses the same prefix, so its orphans are recovered too).

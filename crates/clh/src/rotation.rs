@@ -1,33 +1,40 @@
-//! How a rotation is carried out: rename the log away, compress it, shift the
-//! numbered backups, and finish whatever a killed process left half done.
+//! How a rotation is carried out: renames and retention under the lock, and the
+//! recovery of whatever a killed process left half done. Compression is not done
+//! here: a rotation hands the new uncompressed backup to [`crate::compress`], which
+//! gzips it off the lock.
 //!
-//! Every function here runs with the cross-process lock held. Each step is a single
-//! atomic rename (or the creation of a file that is renamed into place), so a kill
-//! between any two steps leaves a state that [`Rotation::recover`] completes:
+//! Every function here runs with the cross-process lock held, and every step is one
+//! atomic rename, so the lock is held for microseconds, not for a compression.
 //!
-//! 1. `app.log` → `app.log.rotate.<unique>` (the log is now absent).
-//! 2. With gzip: `app.log.rotate.<u>` → `app.log.rotate.<u>.gz.part` → `….gz`,
-//!    then the uncompressed file is removed.
-//! 3. Make room at slot 1: find the first free slot `g` (or drop the oldest, slot N,
-//!    when all are taken) and rename `k` → `k+1` for `k = g-1 … 1`.
-//! 4. `app.log.rotate.<u>[.gz]` → `app.log.1[.gz]`.
+//! Numbered backups (size rotation, CLH's scheme; `app.log.1` is the newest):
+//! 1. make room at slot 1: find the first free slot `g` (or delete the oldest, slot
+//!    N, when all are taken) and rename `k` → `k+1` for `k = g-1 … 1` (both the
+//!    plain and the `.gz` name of a slot move together);
+//! 2. rename `app.log` → `app.log.1`.
 //!
-//! Recovery rule: any `app.log.rotate.*` file found under the lock is an interrupted
-//! rotation (ours or CLH's, which uses the same prefix). A `.gz.part` is deleted; a
-//! `.gz` whose uncompressed file still exists may be partial and is deleted; what
-//! remains is inserted into the backup series, oldest first, by steps 2 to 4.
+//! A kill between two renames leaves a gap that step 1 simply continues from, or a
+//! free slot 1 and the log still in place. `backup_count == 0` truncates instead.
+//!
+//! Dated backups (time rotation): rename `app.log` → `app.log.<stamp>` (adding `.1`,
+//! `.2`… if taken), then delete the oldest beyond `backup_count`.
+//!
+//! Recovery (under the lock, before every rotation and when a process first writes):
+//! * `app.log.rotate.*` files are CLH's interrupted rotations: a `.gz` beside its
+//!   source may be partial and is deleted; the rest go into slot 1, oldest first.
+//! * A backup `X` beside `X.gz` is an interrupted compression: if `X.gz` is complete
+//!   (its gzip trailer's length matches `X`), `X` goes; otherwise `X.gz` goes.
+//! * With gzip on, every uncompressed backup that no compressor holds (`flock`) is
+//!   handed to the compressor; abandoned compressor temporaries are deleted.
 
-use crate::compress::{self, PARTIAL};
+use crate::compress::{self, Backup};
 use crate::error::{Context, Result, Step};
-use crate::paths::{rotating_prefix, BackupNames};
+use crate::paths::{rotating_prefix, with_suffix, BackupNames};
+use crate::schedule::Schedule;
 use crate::sys;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
-
-static ROTATE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The parameters of a rotation of one log.
 pub(crate) struct Rotation<'a> {
@@ -36,45 +43,158 @@ pub(crate) struct Rotation<'a> {
     pub backup_count: u32,
     pub gzip: bool,
     pub debug: bool,
+    /// `Some` for dated backups (time rotation), `None` for numbered ones.
+    pub schedule: Option<&'a Schedule>,
 }
 
 impl Rotation<'_> {
-    /// Rotate the log (which must exist). With `backup_count == 0` it is truncated.
-    pub fn rotate(&self) -> Result<()> {
-        self.recover()?;
-        if self.backup_count == 0 {
-            self.trace("truncating (backup count 0)");
-            return OpenOptions::new()
-                .write(true)
-                .open(self.log)
-                .and_then(|f| f.set_len(0))
-                .at(Step::Truncate, self.log);
+    /// Rotate the log (which must exist): to slot 1, or to `app.log.<stamp>` with a
+    /// schedule. Returns the new backup if it is to be compressed.
+    pub fn rotate(&self, stamp: &str) -> Result<Option<Backup>> {
+        let backup = match self.schedule {
+            None if self.backup_count == 0 => {
+                self.trace("truncating (backup count 0)");
+                OpenOptions::new()
+                    .write(true)
+                    .open(self.log)
+                    .and_then(|f| f.set_len(0))
+                    .at(Step::Truncate, self.log)?;
+                return Ok(None);
+            }
+            None => {
+                self.make_room()?;
+                self.names.slot(1, false)
+            }
+            Some(schedule) => {
+                // After every backup of this period, even if retention removed the
+                // first ones (reusing a freed name would sort it oldest).
+                let last = self
+                    .dated_backups_keyed(schedule)?
+                    .into_iter()
+                    .filter(|((s, _), _)| s == stamp)
+                    .map(|((_, counter), _)| counter)
+                    .max();
+                let target = match last {
+                    None => self.names.dated(stamp, None),
+                    Some(c) => self.names.dated(stamp, Some(c + 1)),
+                };
+                if self.taken(&target) {
+                    let e = io::Error::new(io::ErrorKind::AlreadyExists, "backup name taken");
+                    return Err(e).at(Step::Rotate, &target);
+                }
+                target
+            }
+        };
+        fs::rename(self.log, &backup).at(Step::Rotate, self.log)?;
+        self.trace(&format!("backup {}", backup.display()));
+        if let Some(schedule) = self.schedule {
+            self.apply_retention(schedule)?;
         }
-        let rotating = self.rotating_name();
-        fs::rename(self.log, &rotating).at(Step::Rotate, self.log)?;
-        self.trace(&format!("renamed to {}", rotating.display()));
-        self.insert(&rotating)
+        if self.gzip {
+            return Backup::open(backup).map(Some);
+        }
+        Ok(None)
     }
 
-    /// Finish every rotation that a killed process left half done, and remove
-    /// temporary files left by a creation that was interrupted. Returns how many
-    /// interrupted rotations were finished.
-    pub fn recover(&self) -> Result<usize> {
+    /// Finish what killed processes left behind; returns the uncompressed backups
+    /// that should be compressed (none unless gzip is on).
+    pub fn recover(&self) -> Result<Vec<Backup>> {
+        if self.schedule.is_none() {
+            self.recover_clh_orphans()?;
+        }
+        self.remove_abandoned_temporaries()?;
+        let mut to_compress = Vec::new();
+        if !self.gzip {
+            // Only gzip writers leave compressions half done (all sharers use one setting).
+            return Ok(to_compress);
+        }
+        for plain in self.plain_backups()? {
+            let gz = with_suffix(&plain, ".gz");
+            let Ok(file) = File::open(&plain) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue; // a compressor is working on it
+            }
+            let _ = file.unlock();
+            if fs::symlink_metadata(&gz).is_ok() {
+                self.trace(&format!("recovering {}", plain.display()));
+                if compress::is_complete(&gz, file.metadata().at(Step::Recover, &plain)?.len()) {
+                    remove_if_present(&plain)?;
+                    continue;
+                }
+                remove_if_present(&gz)?;
+            }
+            to_compress.push(Backup { path: plain, file });
+        }
+        Ok(to_compress)
+    }
+
+    /// Where the uncompressed backup with identity `id`, first named `was`, is now
+    /// (numbered backups move one slot per rotation).
+    pub fn locate(&self, was: &Path, id: Option<sys::FileId>) -> Option<PathBuf> {
+        let same = |p: &Path| fs::metadata(p).ok().and_then(|m| sys::file_id(&m)) == id;
+        if fs::symlink_metadata(was).is_ok() && (id.is_none() || same(was)) {
+            return Some(was.to_owned());
+        }
+        if self.schedule.is_some() || id.is_none() {
+            return None;
+        }
+        (1..=self.backup_count)
+            .map(|k| self.names.slot(k, false))
+            .find(|p| same(p))
+    }
+
+    /// Uncompressed backups: numbered slots up to the first empty one, or dated names.
+    fn plain_backups(&self) -> Result<Vec<PathBuf>> {
+        match self.schedule {
+            Some(schedule) => Ok(self
+                .dated_backups(schedule)?
+                .into_iter()
+                .filter(|p| p.extension().is_none_or(|e| e != "gz"))
+                .collect()),
+            None => Ok((1..=self.backup_count)
+                .take_while(|&k| self.occupied(k))
+                .map(|k| self.names.slot(k, false))
+                .filter(|p| fs::symlink_metadata(p).is_ok())
+                .collect()),
+        }
+    }
+
+    fn remove_abandoned_temporaries(&self) -> Result<()> {
+        let dir = parent_dir(self.log);
+        let creating = sys::temp_prefix(self.log);
+        let compressing = compress::temp_prefix(self.log);
+        for entry in fs::read_dir(dir).at(Step::Recover, dir)? {
+            let entry = entry.at(Step::Recover, dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Files are created under the lock, so a creation temporary seen here is
+            // abandoned; a compressor holds a `flock` on its temporary while it lives.
+            let abandoned = name.starts_with(&creating)
+                || (name.starts_with(&compressing)
+                    && File::open(entry.path()).is_ok_and(|f| f.try_lock().is_ok()));
+            if abandoned {
+                remove_if_present(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// CLH renames the log to `app.log.rotate.<random>` and gzips it there, under its
+    /// lock: any such file seen under the lock is a rotation its writer died in.
+    fn recover_clh_orphans(&self) -> Result<()> {
         let dir = parent_dir(self.log);
         let prefix = rotating_prefix(self.log);
-        let temp_prefix = sys::temp_prefix(self.log);
         let mut raw = Vec::new();
         let mut gz = Vec::new();
         for entry in fs::read_dir(dir).at(Step::Recover, dir)? {
             let entry = entry.at(Step::Recover, dir)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&temp_prefix) {
-                remove_if_present(&entry.path())?;
-            } else if let Some(rest) = name.strip_prefix(&prefix) {
-                if rest.ends_with(PARTIAL) {
-                    remove_if_present(&entry.path())?;
-                } else if rest.ends_with(".gz") {
+            if let Some(rest) = name.strip_prefix(&prefix) {
+                if rest.ends_with(".gz") {
                     gz.push(entry.path());
+                } else if rest.ends_with(".part") {
+                    remove_if_present(&entry.path())?;
                 } else {
                     raw.push(entry.path());
                 }
@@ -82,44 +202,25 @@ impl Rotation<'_> {
         }
         let mut orphans = Vec::new();
         for path in gz {
-            let uncompressed = path.with_extension("");
-            if raw.contains(&uncompressed) {
-                // CLH writes its .gz in place: with the source still there it may be partial.
-                remove_if_present(&path)?;
+            if raw.contains(&path.with_extension("")) {
+                remove_if_present(&path)?; // written in place: may be partial
             } else {
                 orphans.push(path);
             }
         }
         orphans.extend(raw);
         orphans.sort_by_key(|p| (modified(p), p.clone()));
-        for path in &orphans {
-            self.trace(&format!("recovering {}", path.display()));
-            self.insert(path)?;
-        }
-        Ok(orphans.len())
-    }
-
-    /// Put a rotated file (`…rotate.<u>` or `…rotate.<u>.gz`) into slot 1.
-    fn insert(&self, rotated: &Path) -> Result<()> {
-        if self.backup_count == 0 {
-            // No backups kept: an orphan's records have nowhere to go but away.
-            return fs::remove_file(rotated).at(Step::Recover, rotated);
-        }
-        let is_gz = rotated.extension().is_some_and(|e| e == "gz");
-        let (source, gz, compress_error) = if is_gz || !self.gzip {
-            (rotated.to_owned(), is_gz, None)
-        } else {
-            match compress::gzip(rotated) {
-                Ok(done) => (done, true, None),
-                // Keep the records uncompressed rather than not rotate (as CLH does).
-                Err(e) => (rotated.to_owned(), false, Some(e)),
+        for orphan in &orphans {
+            self.trace(&format!("recovering {}", orphan.display()));
+            if self.backup_count == 0 {
+                remove_if_present(orphan)?;
+                continue;
             }
-        };
-        self.make_room()?;
-        let target = self.names.slot(1, gz);
-        fs::rename(&source, &target).at(Step::Rotate, &source)?;
-        self.trace(&format!("backup {}", target.display()));
-        compress_error.map_or(Ok(()), Err)
+            let is_gz = orphan.extension().is_some_and(|e| e == "gz");
+            self.make_room()?;
+            fs::rename(orphan, self.names.slot(1, is_gz)).at(Step::Recover, orphan)?;
+        }
+        Ok(())
     }
 
     /// Make slot 1 free, keeping at most `backup_count` backups.
@@ -147,28 +248,53 @@ impl Rotation<'_> {
     }
 
     fn occupied(&self, k: u32) -> bool {
-        [false, true]
-            .iter()
-            .any(|&gz| fs::symlink_metadata(self.names.slot(k, gz)).is_ok())
+        self.taken(&self.names.slot(k, false))
     }
 
-    fn rotating_name(&self) -> PathBuf {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let n = ROTATE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!(
-            "{}{}-{:x}-{}",
-            rotating_prefix(self.log),
-            std::process::id(),
-            nanos,
-            n
-        );
-        self.log.with_file_name(name)
+    /// Whether `name` or `name.gz` exists.
+    fn taken(&self, name: &Path) -> bool {
+        fs::symlink_metadata(name).is_ok() || fs::symlink_metadata(with_suffix(name, ".gz")).is_ok()
     }
 
-    fn trace(&self, msg: &str) {
+    /// Keep the newest `backup_count` dated backups (0: keep all).
+    fn apply_retention(&self, schedule: &Schedule) -> Result<()> {
+        if self.backup_count == 0 {
+            return Ok(());
+        }
+        let backups = self.dated_backups(schedule)?;
+        let excess = backups.len().saturating_sub(self.backup_count as usize);
+        for old in &backups[..excess] {
+            self.trace(&format!("removing {}", old.display()));
+            remove_if_present(old)?;
+        }
+        Ok(())
+    }
+
+    /// Dated backups of this log, oldest first (by time, then counter).
+    fn dated_backups(&self, schedule: &Schedule) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .dated_backups_keyed(schedule)?
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect())
+    }
+
+    /// Dated backups with their `(stamp, counter)`, oldest first.
+    fn dated_backups_keyed(&self, schedule: &Schedule) -> Result<Vec<((String, u32), PathBuf)>> {
+        let dir = parent_dir(self.log);
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).at(Step::Rotate, dir)? {
+            let entry = entry.at(Step::Rotate, dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(key) = self.names.parse_dated(&name, schedule) {
+                found.push((key, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    pub fn trace(&self, msg: &str) {
         if self.debug {
             println!("[clh {}] {}: {msg}", std::process::id(), self.log.display());
         }
@@ -187,7 +313,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn remove_if_present(path: &Path) -> Result<()> {
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).at(Step::Recover, path),
         _ => Ok(()),

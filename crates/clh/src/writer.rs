@@ -1,29 +1,34 @@
-//! The write path: one record, one lock, one `write()`.
+//! The write path: records appended under the cross-process lock, one `write()` each
+//! (or one per batch), rotation decided and carried out under that same lock.
 //!
 //! Per record, with the log kept open: `flock(LOCK_EX)`, `stat(path)` (the real size
 //! of the file every process writes, and whether another process has rotated it
 //! away), `write()`, `flock(LOCK_UN)`. Nothing else unless a rotation is due.
 
-use crate::error::{Context, Result, Step};
+use crate::compress::{self, Backup, Compressor, Owner};
+use crate::error::{Context, Error, Result, Step};
+use crate::fork::{Abandon, ForkLocal};
 use crate::lock::LockFile;
 use crate::options::{Builder, Config};
 use crate::paths::{BackupNames, Namer};
 use crate::rotation::Rotation;
+use crate::schedule::{Schedule, MIN_VALID_TIMESTAMP};
 use crate::sys::{self, Access, FileId};
 use crate::trigger::SizeTrigger;
+use jiff::Timestamp;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::ptr;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 /// Appends records to a log file shared with any number of threads and processes,
-/// rotating it by size. Cheap to share: `&LogWriter` is `Sync`.
+/// rotating it by size and/or time. Cheap to share: `&LogWriter` is `Sync`.
 ///
 /// Every record is written with one `write()` under an exclusive `flock` on CLH's
-/// lock file, so records never interleave and a rotation never races a write. After
-/// `fork()` the child transparently opens its own lock and log descriptors.
+/// lock file, so records never interleave and a rotation never races a write.
+/// Compression runs on a thread of its own, off the lock. After `fork()` the child
+/// transparently opens its own lock and log descriptors.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -37,17 +42,24 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LogWriter {
+    shared: Arc<Shared>,
+    compressor: ForkLocal<Compressor>,
+}
+
+/// What the writer's callers and its compression thread share.
+struct Shared {
     cfg: Config,
     trigger: SizeTrigger,
     namer: RwLock<Option<Namer>>,
-    /// The per-process state; replaced (never freed) in a child after `fork()`.
-    slot: AtomicPtr<Slot>,
+    /// The per-process state; replaced in a child after `fork()`.
+    slot: ForkLocal<Slot>,
     rollovers: AtomicU64,
+    /// An error of the compression thread, handed to the next caller.
+    background_error: Mutex<Option<Error>>,
 }
 
-/// Descriptors and their mutex, valid in the process (fork generation) that made them.
+/// Descriptors and their mutex, valid in the process that made them.
 struct Slot {
-    generation: u64,
     /// Raw descriptors, readable without the mutex, to close them in a forked child
     /// even when the fork caught another thread holding the mutex.
     lock_fd: AtomicI64,
@@ -59,6 +71,10 @@ struct Slot {
 struct State {
     lock: Option<LockFile>,
     log: Option<OpenLog>,
+    /// The shared next rollover time, as last read from (or written to) the lock file.
+    next_rollover: Option<Timestamp>,
+    /// Whether this process has looked for what crashed processes left behind.
+    recovered: bool,
 }
 
 struct OpenLog {
@@ -66,22 +82,36 @@ struct OpenLog {
     id: Option<FileId>,
 }
 
+/// Why a rotation is due.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// The time schedule's rollover time (from the lock file) has come.
+    Time(Timestamp),
+    /// The size limit was reached.
+    Size,
+    /// `rotate()` was called.
+    Forced,
+}
+
 const NO_FD: i64 = -1;
 
-impl Slot {
-    fn new(generation: u64) -> Self {
+impl Default for Slot {
+    fn default() -> Self {
         Slot {
-            generation,
             lock_fd: AtomicI64::new(NO_FD),
             log_fd: AtomicI64::new(NO_FD),
-            state: Mutex::new(State::default()),
+            state: Mutex::default(),
         }
     }
+}
 
+impl Slot {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl Abandon for Slot {
     /// In a forked child: close what this slot had open in the parent, without
     /// unlocking (that would release the parent's lock).
     fn abandon(&self) {
@@ -126,27 +156,35 @@ impl LogWriter {
             keep_file_open: b.keep_file_open,
             debug: b.debug,
             header: b.header,
+            schedule: b.schedule,
+            clock: b.clock,
         };
-        let slot = Slot::new(sys::fork_generation());
+        let slot = Slot::default();
         // Open the lock file now: a bad lock directory or permissions fail here.
         let lock = LockFile::open(&cfg.lock_path, &cfg.perms)?;
         if cfg.keep_file_open {
             slot.lock_fd.store(lock.raw_handle(), Ordering::Release);
             slot.state().lock = Some(lock);
         }
-        Ok(LogWriter {
+        let shared = Shared {
             trigger: SizeTrigger::new(cfg.max_bytes),
             cfg,
             namer: RwLock::new(b.namer),
-            slot: AtomicPtr::new(Box::into_raw(Box::new(slot))),
+            slot: ForkLocal::new(slot),
             rollovers: AtomicU64::new(0),
+            background_error: Mutex::new(None),
+        };
+        Ok(LogWriter {
+            shared: Arc::new(shared),
+            compressor: ForkLocal::new(Compressor::new()),
         })
     }
 
     /// Append one record (include its line terminator). The record reaches the file
     /// in a single `write()`, whole. If a due rotation fails, the record is still
     /// written and the rotation's error returned; if the write itself fails, any
-    /// partial record is cut off again so the file never holds a torn record.
+    /// partial record is cut off again so the file never holds a torn record. An
+    /// error of the compression thread is returned by the next call, once.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -155,19 +193,45 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write(&self, record: &[u8]) -> Result<()> {
-        self.locked(|s| {
-            let mut size = s.current_size()?;
-            let mut rotation_error = None;
-            if self.trigger.should_rotate(size) {
-                rotation_error = s.rotate().err();
-                size = s.current_size()?;
-            }
-            s.append(record, size)?;
-            rotation_error.map_or(Ok(()), Err)
-        })
+        self.write_batch(&[record])
     }
 
-    /// Whether the log, as it is on disk now, is due for rotation by size.
+    /// Append several records under one lock, in as few `write()`s as possible: one,
+    /// unless a rotation falls inside the batch (each record is checked against the
+    /// size and time triggers, as if written alone). Records are never split.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.write_batch(&[b"one\n".as_slice(), b"two\n".as_slice()])?;
+    /// assert_eq!(std::fs::read(dir.path().join("a.log"))?, b"one\ntwo\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_batch<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<()> {
+        let mut chunk = Vec::new();
+        let result = self.locked(|s| {
+            let mut size = s.current_size()?;
+            let mut rotation_error = None;
+            // Records `start..i` wait to be written in one chunk of `pending` bytes.
+            let (mut start, mut pending) = (0, 0);
+            for (i, record) in records.iter().enumerate() {
+                if let Some(due) = s.due(size + pending)? {
+                    s.append(&records[start..i], size, &mut chunk)?;
+                    (start, pending) = (i, 0);
+                    if let Err(e) = s.rotate(due) {
+                        rotation_error.get_or_insert(e);
+                    }
+                    size = s.current_size()?;
+                }
+                pending += record.as_ref().len() as u64;
+            }
+            s.append(&records[start..], size, &mut chunk)?;
+            rotation_error.map_or(Ok(()), Err)
+        });
+        result.and_then(|()| self.take_background_error())
+    }
+
+    /// Whether the log, as it is on disk now, is due for rotation (by size or time).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -178,7 +242,10 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn should_rotate(&self) -> Result<bool> {
-        self.locked(|s| Ok(self.trigger.should_rotate(s.current_size()?)))
+        self.locked(|s| {
+            let size = s.current_size()?;
+            Ok(s.due(size)?.is_some())
+        })
     }
 
     /// Rotate now, whatever the size (`doRollover()`).
@@ -194,8 +261,41 @@ impl LogWriter {
     pub fn rotate(&self) -> Result<()> {
         self.locked(|s| {
             s.current_size()?;
-            s.rotate()
+            s.rotate(Due::Forced)
         })
+    }
+
+    /// Wait until every compression this writer started has finished, and return an
+    /// error the compression thread met, if any.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log"))
+    ///     .backup_count(1).gzip(true).open()?;
+    /// writer.write(b"old\n")?;
+    /// writer.rotate()?;
+    /// writer.wait_for_compression()?;
+    /// assert!(dir.path().join("a.log.1.gz").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for_compression(&self) -> Result<()> {
+        self.compressor().wait_idle();
+        self.take_background_error()
+    }
+
+    /// With a time schedule: the next rollover time this process knows of (as shared
+    /// through the lock file), once it has been read or computed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let daily = clh::Schedule::new(clh::When::Midnight, 1)?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).schedule(daily).open()?;
+    /// writer.write(b"x\n")?;
+    /// assert!(writer.next_rollover().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_rollover(&self) -> Option<Timestamp> {
+        self.shared.slot().state().next_rollover
     }
 
     /// Replace the backup namer (see [`Builder::namer`]).
@@ -207,7 +307,11 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_namer(&self, namer: Option<Namer>) {
-        *self.namer.write().unwrap_or_else(PoisonError::into_inner) = namer;
+        *self
+            .shared
+            .namer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = namer;
     }
 
     /// How many rotations this writer has carried out (CLH's `num_rollovers`).
@@ -219,7 +323,7 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rollovers(&self) -> u64 {
-        self.rollovers.load(Ordering::Relaxed)
+        self.shared.rollovers.load(Ordering::Relaxed)
     }
 
     /// The log's absolute path.
@@ -230,7 +334,7 @@ impl LogWriter {
     /// # Ok::<(), clh::Error>(())
     /// ```
     pub fn path(&self) -> &Path {
-        &self.cfg.path
+        &self.shared.cfg.path
     }
 
     /// The lock file's path (see [`lock_path_for`](crate::lock_path_for)).
@@ -241,65 +345,78 @@ impl LogWriter {
     /// # Ok::<(), clh::Error>(())
     /// ```
     pub fn lock_path(&self) -> &Path {
-        &self.cfg.lock_path
+        &self.shared.cfg.lock_path
     }
 
-    /// Close the log and lock file. The writer stays usable: the next write reopens them.
+    /// Finish pending compressions, then close the log and lock file. The writer
+    /// stays usable: the next write reopens them.
     ///
     /// ```
     /// let writer = clh::LogWriter::builder(std::env::temp_dir().join("r.log")).open()?;
-    /// writer.close();
+    /// writer.close()?;
     /// writer.write(b"reopened\n")?;
     /// # Ok::<(), clh::Error>(())
     /// ```
-    pub fn close(&self) {
-        let slot = self.slot();
+    pub fn close(&self) -> Result<()> {
+        let waited = self.wait_for_compression();
+        let slot = self.shared.slot();
         let mut state = slot.state();
         state.log = None;
         state.lock = None;
         slot.log_fd.store(NO_FD, Ordering::Release);
         slot.lock_fd.store(NO_FD, Ordering::Release);
+        waited
     }
 
-    /// This process's slot, replacing the parent's after a fork.
-    fn slot(&self) -> &Slot {
-        let generation = sys::fork_generation();
-        loop {
-            let current = self.slot.load(Ordering::Acquire);
-            // SAFETY: slots are only freed in `Drop`, which has `&mut self`.
-            let slot = unsafe { &*current };
-            if slot.generation == generation {
-                return slot;
-            }
-            let fresh = Box::into_raw(Box::new(Slot::new(generation)));
-            match self
-                .slot
-                .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    // The parent's slot is leaked, not freed: another thread of this
-                    // child may still be reading its generation.
-                    slot.abandon();
-                    if self.cfg.debug {
-                        println!(
-                            "[clh {}] fork detected: reopening files",
-                            std::process::id()
-                        );
-                    }
-                    // SAFETY: `fresh` is now owned by `self.slot`.
-                    return unsafe { &*fresh };
-                }
-                // SAFETY: `fresh` was never shared.
-                Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+    fn compressor(&self) -> &Compressor {
+        self.compressor.get(Compressor::new)
+    }
+
+    fn take_background_error(&self) -> Result<()> {
+        let taken = self
+            .shared
+            .background_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        taken.map_or(Ok(()), Err)
+    }
+
+    /// Run `f` holding the lock, then hand any backups it produced to the compressor.
+    fn locked<T>(&self, f: impl FnMut(&mut Session<'_>) -> Result<T>) -> Result<T> {
+        let mut to_compress = Vec::new();
+        let result = self.shared.locked(&mut to_compress, f);
+        if !to_compress.is_empty() {
+            let owner: Arc<dyn Owner> = self.shared.clone();
+            for backup in to_compress {
+                self.compressor().submit(&owner, backup);
             }
         }
+        result
+    }
+}
+
+impl Shared {
+    /// This process's slot, replacing the parent's after a fork.
+    fn slot(&self) -> &Slot {
+        self.slot.get(Slot::default)
     }
 
-    /// Run `f` with this process's state, holding the cross-process lock.
-    fn locked<T>(&self, mut f: impl FnMut(&mut Session<'_>) -> Result<T>) -> Result<T> {
+    /// Run `f` with this process's state, holding the cross-process lock. Backups to
+    /// compress are added to `to_compress`.
+    fn locked<T>(
+        &self,
+        to_compress: &mut Vec<Backup>,
+        mut f: impl FnMut(&mut Session<'_>) -> Result<T>,
+    ) -> Result<T> {
         let slot = self.slot();
         let mut state = slot.state();
-        let State { lock, log } = &mut *state;
+        let State {
+            lock,
+            log,
+            next_rollover,
+            recovered,
+        } = &mut *state;
         let mut attempts = 0;
         loop {
             if lock.is_none() {
@@ -314,11 +431,19 @@ impl LogWriter {
                 slot,
                 lock: lock_file,
                 log,
+                next_rollover,
+                to_compress,
                 rotated: 0,
                 stale_lock: false,
                 just_rotated: false,
             };
-            let result = f(&mut session);
+            let mut result = Ok(());
+            if !*recovered {
+                // A process's first look: finish what crashed processes left behind.
+                result = session.recover();
+                *recovered = result.is_ok();
+            }
+            let result = result.and_then(|()| f(&mut session));
             let (rotated, stale_lock) = (session.rotated, session.stale_lock);
             if !self.cfg.keep_file_open {
                 session.close_log();
@@ -339,48 +464,92 @@ impl LogWriter {
             return Ok(value);
         }
     }
+
+    fn rotation(&self) -> Rotation<'_> {
+        let cfg = &self.cfg;
+        let namer = self
+            .namer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Rotation {
+            log: &cfg.path,
+            names: BackupNames::new(&cfg.path, namer),
+            backup_count: cfg.backup_count,
+            gzip: cfg.gzip,
+            debug: cfg.debug,
+            schedule: cfg.schedule.as_ref(),
+        }
+    }
 }
 
-impl Drop for LogWriter {
-    fn drop(&mut self) {
-        let current = *self.slot.get_mut();
-        if !current.is_null() {
-            // SAFETY: the current slot is owned by this writer and no longer shared.
-            drop(unsafe { Box::from_raw(current) });
-            *self.slot.get_mut() = ptr::null_mut();
-        }
+impl Owner for Shared {
+    fn finish(&self, was: &Path, id: Option<FileId>, compressed: &Path) -> Result<()> {
+        // Compression never rotates, so nothing new to compress comes out of this.
+        let mut none = Vec::new();
+        self.locked(&mut none, |_| {
+            let rotation = self.rotation();
+            let current = rotation.locate(was, id);
+            rotation.trace(&format!("compressed {}", was.display()));
+            compress::install(current, compressed)
+        })
+    }
+
+    fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let mut none = Vec::new();
+        self.locked(&mut none, |_| f())
+    }
+
+    fn report(&self, error: Error) {
+        *self
+            .background_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    fn log_path(&self) -> &Path {
+        &self.cfg.path
     }
 }
 
 impl std::fmt::Debug for LogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cfg = &self.shared.cfg;
         f.debug_struct("LogWriter")
-            .field("path", &self.cfg.path)
-            .field("lock_path", &self.cfg.lock_path)
-            .field("max_bytes", &self.cfg.max_bytes)
-            .field("backup_count", &self.cfg.backup_count)
-            .field("gzip", &self.cfg.gzip)
+            .field("path", &cfg.path)
+            .field("lock_path", &cfg.lock_path)
+            .field("max_bytes", &cfg.max_bytes)
+            .field("backup_count", &cfg.backup_count)
+            .field("gzip", &cfg.gzip)
             .finish_non_exhaustive()
     }
 }
 
 /// What a writer may do while it holds the lock.
 struct Session<'a> {
-    writer: &'a LogWriter,
+    writer: &'a Shared,
     slot: &'a Slot,
     lock: &'a LockFile,
     log: &'a mut Option<OpenLog>,
+    next_rollover: &'a mut Option<Timestamp>,
+    to_compress: &'a mut Vec<Backup>,
     rotated: u64,
     /// Set when the lock file we hold is no longer the one at its path (its directory
     /// was deleted and recreated): the caller retries with a freshly opened one.
     stale_lock: bool,
-    /// Set once this session rotated: the log is missing because of it, not a crash.
+    /// Set once this session rotated: the log is missing because of it.
     just_rotated: bool,
 }
 
 impl Session<'_> {
     fn cfg(&self) -> &Config {
         &self.writer.cfg
+    }
+
+    fn recover(&mut self) -> Result<()> {
+        let pending = self.writer.rotation().recover()?;
+        self.to_compress.extend(pending);
+        Ok(())
     }
 
     /// Make sure the open log is the file now at the log's path (another process may
@@ -398,14 +567,11 @@ impl Session<'_> {
                 return Ok(meta.len());
             }
         }
-        if on_disk.is_none() && !self.just_rotated {
-            if !self.lock.is_current() {
-                self.stale_lock = true;
-                let e = io::Error::other("the lock file was replaced");
-                return Err(e).at(Step::Lock, &self.writer.cfg.lock_path);
-            }
-            // A missing log may be a rotation a killed process left half done.
-            self.rotation().recover()?;
+        if on_disk.is_none() && !self.just_rotated && !self.lock.is_current() {
+            // The lock file went (with its directory, say): ours locks nothing now.
+            self.stale_lock = true;
+            let e = io::Error::other("the lock file was replaced");
+            return Err(e).at(Step::Lock, &self.writer.cfg.lock_path);
         }
         self.close_log();
         let file =
@@ -421,50 +587,142 @@ impl Session<'_> {
         Ok(meta.len())
     }
 
-    /// Append `record` to the open log, whose size is `size`.
-    fn append(&mut self, record: &[u8], size: u64) -> Result<()> {
+    /// Append `records` to the open log, whose size is `size`, in one `write()`
+    /// (preceded by the header if the file is new). Returns the new size. On failure,
+    /// whatever part reached the file is cut off again.
+    fn append<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[R],
+        size: u64,
+        chunk: &mut Vec<u8>,
+    ) -> Result<u64> {
+        let header = &self.writer.cfg.header;
+        let with_header = size == 0 && !header.is_empty();
+        let bytes: &[u8] = match records {
+            [] => return Ok(size),
+            [one] if !with_header => one.as_ref(),
+            _ => {
+                chunk.clear();
+                if with_header {
+                    chunk.extend_from_slice(header);
+                }
+                for r in records {
+                    chunk.extend_from_slice(r.as_ref());
+                }
+                chunk
+            }
+        };
         let path = &self.writer.cfg.path;
         let open = self.log.as_mut().expect("current_size opened the log");
-        let header = &self.writer.cfg.header;
-        let written = if size == 0 && !header.is_empty() {
-            // A new file starts with the header (a BOM), in the same single write.
-            open.file.write_all(&[header.as_slice(), record].concat())
-        } else {
-            open.file.write_all(record)
-        };
-        if let Err(e) = written {
-            // Cut off whatever part of the record did reach the file.
+        if let Err(e) = open.file.write_all(bytes) {
             let _ = open.file.set_len(size);
             return Err(e).at(Step::Write, path);
         }
+        Ok(size + bytes.len() as u64)
+    }
+
+    /// Whether a rotation is due for a log of `size` bytes, and why.
+    fn due(&mut self, size: u64) -> Result<Option<Due>> {
+        let writer = self.writer;
+        if let Some(schedule) = &writer.cfg.schedule {
+            let now = writer.cfg.clock.now();
+            if self.next_rollover.is_none_or(|next| now >= next) {
+                let next = self.shared_next_rollover(schedule, now, size > 0)?;
+                if now >= next {
+                    return Ok(Some(Due::Time(next)));
+                }
+            }
+        }
+        Ok(writer.trigger.should_rotate(size).then_some(Due::Size))
+    }
+
+    /// The next rollover time shared through the lock file (CLH's format: decimal epoch
+    /// seconds). A missing, corrupt or implausible value (before 2000, or later than
+    /// the schedule allows from now, e.g. after the clock stepped back) is recomputed
+    /// from the last modification of a non-empty log (else from now), so a restart
+    /// after a missed rollover rotates.
+    fn shared_next_rollover(
+        &mut self,
+        schedule: &Schedule,
+        now: Timestamp,
+        has_data: bool,
+    ) -> Result<Timestamp> {
+        let lock_path = &self.writer.cfg.lock_path;
+        let stored = self.lock.read_content().at(Step::Lock, lock_path)?;
+        // Calendar schedules may differ from CLH's arithmetic by a DST hour.
+        let slack = if schedule.fixed_seconds().is_some() {
+            0
+        } else {
+            3600
+        };
+        let latest = schedule
+            .next_after(now)
+            .checked_add(jiff::SignedDuration::from_secs(slack))
+            .unwrap_or(Timestamp::MAX);
+        let valid = stored
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|&t| t >= MIN_VALID_TIMESTAMP)
+            .and_then(|t| Timestamp::from_second(t).ok())
+            .filter(|&t| t <= latest);
+        let next = match valid {
+            Some(next) => next,
+            None => {
+                let modified = fs::metadata(&self.writer.cfg.path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .filter(|_| has_data)
+                    .and_then(|m| Timestamp::try_from(m).ok())
+                    .filter(|&m| m < now && m.as_second() >= MIN_VALID_TIMESTAMP)
+                    .unwrap_or(now);
+                let next = schedule.next_after(modified);
+                self.store_next_rollover(next)?;
+                next
+            }
+        };
+        *self.next_rollover = Some(next);
+        Ok(next)
+    }
+
+    fn store_next_rollover(&mut self, next: Timestamp) -> Result<()> {
+        let lock_path = &self.writer.cfg.lock_path;
+        self.lock
+            .write_content(&next.as_second().to_string())
+            .at(Step::Lock, lock_path)?;
+        *self.next_rollover = Some(next);
         Ok(())
     }
 
-    fn rotate(&mut self) -> Result<()> {
+    fn rotate(&mut self, due: Due) -> Result<()> {
         self.close_log();
         self.just_rotated = true;
-        let result = self.rotation().rotate();
-        if result.is_ok() || !self.writer.cfg.path.exists() {
+        let writer = self.writer;
+        let rotation = writer.rotation();
+        let pending = rotation.recover()?;
+        self.to_compress.extend(pending);
+        let result = match &writer.cfg.schedule {
+            None => rotation.rotate(""),
+            Some(schedule) => {
+                let now = writer.cfg.clock.now();
+                let period_end = match (due, *self.next_rollover) {
+                    (Due::Time(at), _) => at,
+                    (_, Some(next)) => next,
+                    (_, None) => self.shared_next_rollover(schedule, now, true)?,
+                };
+                let result = rotation.rotate(&schedule.format(schedule.period_start(period_end)));
+                if !matches!(due, Due::Size) {
+                    // A new period starts now (the stdlib's rule), for every process.
+                    self.store_next_rollover(schedule.next_after(now))?;
+                }
+                result
+            }
+        };
+        if result.is_ok() || !writer.cfg.path.exists() {
             self.rotated += 1;
         }
-        result
-    }
-
-    fn rotation(&self) -> Rotation<'_> {
-        let cfg = self.cfg();
-        let namer = self
-            .writer
-            .namer
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        Rotation {
-            log: &cfg.path,
-            names: BackupNames::new(&cfg.path, namer),
-            backup_count: cfg.backup_count,
-            gzip: cfg.gzip,
-            debug: cfg.debug,
-        }
+        self.to_compress.extend(result?);
+        Ok(())
     }
 
     fn close_log(&mut self) {

@@ -61,6 +61,7 @@ fn threads_rotating_with_gzip_lose_nothing() {
     for h in handles {
         h.join().unwrap();
     }
+    w.wait_for_compression().unwrap();
     let expected = (0..4)
         .flat_map(|t| (0..2000).map(move |i| format!("t{t}-{i}")))
         .collect();
@@ -141,6 +142,7 @@ fn interrupted_rotations_are_finished_in_order() {
     set_mtime(&d.join("app.log.rotate.7-1"), 2_000);
     let w = writer(&d.join("app.log"), 1000, 10, true);
     w.write(b"live\n").unwrap();
+    w.wait_for_compression().unwrap();
     let lines = lines_in_order(d, "app.log");
     assert_eq!(lines, ["oldest", "older", "newer", "newest", "live"]);
     assert!(
@@ -164,6 +166,7 @@ fn files_get_the_requested_mode_from_the_start() {
         .unwrap();
     w.write(b"one record here\n").unwrap();
     w.write(b"two\n").unwrap();
+    w.wait_for_compression().unwrap();
     for name in ["app.log", ".__app.lock", "app.log.1.gz"] {
         let mode = fs::metadata(dir.path().join(name))
             .unwrap()

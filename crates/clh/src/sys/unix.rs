@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 /// Identity of a file: device and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct FileId(u64, u64);
 
 /// Identity of the file behind `md`.
@@ -163,4 +163,9 @@ pub(crate) fn check_dir_writable(dir: &Path) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Whether the file behind `md` has no name left (deleted or renamed over).
+pub(crate) fn is_unlinked(md: &Metadata) -> bool {
+    md.nlink() == 0
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 const FILE_SHARE_READ_WRITE_DELETE: u32 = 0x1 | 0x2 | 0x4;
 
 /// Identity of a file: not available on stable std for Windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct FileId;
 
 /// Windows cannot tell (with stable std) whether a path still names an open file.
@@ -74,4 +74,9 @@ pub(crate) fn check_dir_writable(dir: &Path) -> io::Result<()> {
             "not a directory",
         ))
     }
+}
+
+/// Whether the file behind `md` has no name left (not known on Windows).
+pub(crate) fn is_unlinked(_md: &Metadata) -> bool {
+    false
 }

@@ -1,0 +1,81 @@
+//! Per-process state that `fork()` replaces.
+//!
+//! Threads do not survive `fork()`, and a mutex that another thread held at the moment
+//! of the fork stays locked forever in the child. So state that holds descriptors,
+//! mutexes or threads lives in a [`ForkLocal`]: the first use in a child swaps in a
+//! fresh value and *abandons* the parent's (closing what it safely can) without ever
+//! taking its mutex. The parent's value is leaked, not freed: another thread of the
+//! child may still be looking at it.
+
+use crate::sys;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// What to do, in a forked child, with a value that belongs to the parent.
+pub(crate) trait Abandon {
+    /// Release what can be released without blocking (never an unlock of a lock the
+    /// parent may hold).
+    fn abandon(&self);
+}
+
+struct Entry<T> {
+    generation: u64,
+    value: T,
+}
+
+/// A value of which each process has its own, made on first use after a fork.
+pub(crate) struct ForkLocal<T: Abandon> {
+    current: AtomicPtr<Entry<T>>,
+}
+
+impl<T: Abandon> ForkLocal<T> {
+    pub fn new(value: T) -> Self {
+        let entry = Entry {
+            generation: sys::fork_generation(),
+            value,
+        };
+        ForkLocal {
+            current: AtomicPtr::new(Box::into_raw(Box::new(entry))),
+        }
+    }
+
+    /// This process's value; in a forked child, `fresh()` replaces the parent's.
+    pub fn get(&self, fresh: impl Fn() -> T) -> &T {
+        let generation = sys::fork_generation();
+        loop {
+            let current = self.current.load(Ordering::Acquire);
+            // SAFETY: entries are only freed in `Drop`, which has `&mut self`.
+            let entry = unsafe { &*current };
+            if entry.generation == generation {
+                return &entry.value;
+            }
+            let new = Box::into_raw(Box::new(Entry {
+                generation,
+                value: fresh(),
+            }));
+            match self
+                .current
+                .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    entry.value.abandon();
+                    // SAFETY: `new` is now owned by `self.current`.
+                    return unsafe { &(*new).value };
+                }
+                // Another thread of this child won the swap: the loop returns its value.
+                // SAFETY: `new` was never shared.
+                Err(_) => drop(unsafe { Box::from_raw(new) }),
+            }
+        }
+    }
+}
+
+impl<T: Abandon> Drop for ForkLocal<T> {
+    fn drop(&mut self) {
+        let current = std::mem::replace(self.current.get_mut(), ptr::null_mut());
+        if !current.is_null() {
+            // SAFETY: the current entry is owned by `self` and no longer shared.
+            drop(unsafe { Box::from_raw(current) });
+        }
+    }
+}

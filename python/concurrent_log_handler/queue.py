@@ -1,0 +1,134 @@
+"""Log through a background thread: ``setup_logging_queues()``.
+
+As in the original concurrent-log-handler README::
+
+    from concurrent_log_handler.queue import setup_logging_queues
+    setup_logging_queues()
+
+After the call, every handler of every configured logger is written to in the
+background, so logging calls return without waiting for the disk:
+
+* this package's handlers switch to their native background mode (a bounded queue and
+  a writer thread in Rust that never needs the GIL);
+* any other handler is put behind a :class:`logging.handlers.QueueHandler` with a
+  *bounded* queue, drained by a :class:`logging.handlers.QueueListener`. Records are
+  queued as they are, not pre-formatted, so each handler formats them exactly as before
+  (structlog's ``ProcessorFormatter``, which reads ``record.msg``, keeps working), and
+  each handler's level and filters still apply.
+
+When a bounded queue is full the caller waits (``overflow="block"``, nothing is lost)
+or the record is dropped and counted (``overflow="drop"``). Errors raised by a handler
+in the listener thread are reported through that handler's ``handleError``, as usual.
+:func:`stop_queue_listeners` writes what is queued and restores the original
+handlers; it also runs at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import logging
+import logging.handlers
+import queue
+import threading
+from typing import Dict, List, Optional, Tuple
+
+from concurrent_log_handler._common import NativeFileHandler
+
+__all__ = ["setup_logging_queues", "stop_queue_listeners", "QUEUE_SIZE"]
+
+#: Default bound, in records, of each queue.
+QUEUE_SIZE = 10_000
+
+_lock = threading.Lock()
+# logger -> [(original handler, queue handler or None if switched natively)]
+_installed: Dict[logging.Logger, List[Tuple[logging.Handler, Optional[logging.Handler]]]] = {}
+_listeners: List[logging.handlers.QueueListener] = []
+
+
+class _BoundedQueueHandler(logging.handlers.QueueHandler):
+    """A QueueHandler that queues the record itself (a shallow copy, not formatted),
+    waits or drops when the queue is full, and counts drops."""
+
+    def __init__(self, q: "queue.Queue[logging.LogRecord]", overflow: str) -> None:
+        super().__init__(q)
+        self.overflow = overflow
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return copy.copy(record)
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if self.overflow == "drop":
+            try:
+                self.queue.put_nowait(record)
+            except queue.Full:
+                self.dropped += 1
+        else:
+            self.queue.put(record)
+
+
+def _all_loggers() -> List[logging.Logger]:
+    loggers = [logging.getLogger()]
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            loggers.append(logger)
+    return loggers
+
+
+def setup_logging_queues(
+    *, queue_size: int = QUEUE_SIZE, queue_bytes: int = 8 << 20, overflow: str = "block"
+) -> None:
+    """Make every handler of every configured logger write in the background.
+
+    ``queue_size`` bounds each queue in records (and ``queue_bytes`` the native queues
+    in bytes); ``overflow`` is ``"block"`` (wait, the default) or ``"drop"``. Calling
+    it again only converts handlers added since.
+    """
+    if overflow not in ("block", "drop"):
+        raise ValueError(f"overflow must be 'block' or 'drop', got {overflow!r}")
+    if queue_size < 1:
+        raise ValueError(f"queue_size must be >= 1, got {queue_size!r}")
+    with _lock:
+        wrapped = {id(h) for entries in _installed.values() for _, h in entries if h}
+        for logger in _all_loggers():
+            entries = _installed.setdefault(logger, [])
+            for index, handler in enumerate(list(logger.handlers)):
+                if id(handler) in wrapped or any(handler is orig for orig, _ in entries):
+                    continue
+                if isinstance(handler, NativeFileHandler):
+                    if not handler.background:
+                        handler.set_background(
+                            True,
+                            queue_records=queue_size,
+                            queue_bytes=queue_bytes,
+                            queue_overflow=overflow,
+                        )
+                        entries.append((handler, None))
+                    continue
+                q: "queue.Queue[logging.LogRecord]" = queue.Queue(maxsize=queue_size)
+                queue_handler = _BoundedQueueHandler(q, overflow)
+                listener = logging.handlers.QueueListener(q, handler, respect_handler_level=True)
+                listener.start()
+                _listeners.append(listener)
+                logger.handlers[index] = queue_handler
+                entries.append((handler, queue_handler))
+
+
+def stop_queue_listeners() -> None:
+    """Write everything queued, stop the listener threads, and put the original
+    handlers back (this package's handlers return to writing synchronously)."""
+    with _lock:
+        for listener in _listeners:
+            listener.stop()  # processes what is queued first
+        _listeners.clear()
+        for logger, entries in _installed.items():
+            for original, queue_handler in entries:
+                if queue_handler is None:
+                    original.set_background(False)  # type: ignore[attr-defined]
+                elif queue_handler in logger.handlers:
+                    logger.handlers[logger.handlers.index(queue_handler)] = original
+        _installed.clear()
+
+
+atexit.register(stop_queue_listeners)
