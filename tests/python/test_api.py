@@ -158,11 +158,24 @@ def blocked_flock_waiters(inode: int) -> set:
 # -- constructor and attributes -----------------------------------------------------
 
 
+# Our extensions: keyword-only, after all of CLH's parameters, so every CLH call works.
+EXTENSIONS = [
+    ("background", False),
+    ("queue_records", 10_000),
+    ("queue_bytes", 8 << 20),
+    ("queue_overflow", "block"),
+]
+
+
 def test_signature_is_clh_0_9_31() -> None:
-    """Parameter names, order, kinds and defaults equal CLH 0.9.31's constructor."""
+    """Parameter names, order, kinds and defaults equal CLH 0.9.31's constructor,
+    followed only by our keyword-only extensions."""
     params = list(inspect.signature(ConcurrentRotatingFileHandler).parameters.values())
-    assert [(p.name, p.default) for p in params] == CLH_0_9_31_SIGNATURE
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    clh, extra = params[: len(CLH_0_9_31_SIGNATURE)], params[len(CLH_0_9_31_SIGNATURE) :]
+    assert [(p.name, p.default) for p in clh] == CLH_0_9_31_SIGNATURE
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in clh)
+    assert [(p.name, p.default) for p in extra] == EXTENSIONS
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
 
 
 def test_is_a_base_rotating_handler_with_the_clh_methods() -> None:

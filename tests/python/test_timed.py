@@ -370,13 +370,23 @@ def run_fleet(
 
 
 def test_signature_is_clh_0_9_31() -> None:
-    """Same parameters, order and defaults as CLH 0.9.31's constructor, then **kwargs."""
+    """Same parameters, order and defaults as CLH 0.9.31's constructor, then only our
+    keyword-only extensions, then **kwargs."""
     params = list(
         inspect.signature(ConcurrentTimedRotatingFileHandler.__init__).parameters.values()
     )
     assert params[0].name == "self"
-    assert [(p.name, p.default) for p in params[1:-1]] == CLH_0_9_31_SIGNATURE
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[1:-1])
+    n = len(CLH_0_9_31_SIGNATURE)
+    clh, extra = params[1 : n + 1], params[n + 1 : -1]
+    assert [(p.name, p.default) for p in clh] == CLH_0_9_31_SIGNATURE
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in clh)
+    assert [p.name for p in extra] == [
+        "background",
+        "queue_records",
+        "queue_bytes",
+        "queue_overflow",
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
     assert params[-1].kind is inspect.Parameter.VAR_KEYWORD
 
 

@@ -125,6 +125,10 @@ impl Rotation<'_> {
                 }
                 remove_if_present(&gz)?;
             }
+            self.trace(&format!(
+                "recovering {}: not compressed yet",
+                plain.display()
+            ));
             to_compress.push(Backup { path: plain, file });
         }
         Ok(to_compress)
@@ -227,7 +231,13 @@ impl Rotation<'_> {
     fn make_room(&self) -> Result<()> {
         let n = self.backup_count;
         let gap = match (1..=n).find(|&k| !self.occupied(k)) {
-            Some(gap) => gap,
+            Some(gap) => {
+                if gap < n && self.occupied(gap + 1) {
+                    // Backups above a hole: a shift that a killed writer left half done.
+                    self.trace(&format!("recovering an interrupted shift at slot {gap}"));
+                }
+                gap
+            }
             None => {
                 for gz in [false, true] {
                     remove_if_present(&self.names.slot(n, gz))?;

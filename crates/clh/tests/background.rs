@@ -91,6 +91,7 @@ fn drop_policy_counts_exactly_and_says_so_in_the_log() {
         .read(true)
         .write(true)
         .create(true)
+        .truncate(false)
         .open(dir.path().join(".__app.lock"))
         .unwrap();
     lock.lock().unwrap();
