@@ -123,8 +123,9 @@ if hasattr(os, "register_at_fork"):
 atexit.register(flush_all)
 
 # handleError wants a record: this one names the flush that failed.
-_FLUSH_RECORD = logging.LogRecord("concurrent_log_handler", logging.ERROR, __file__, 0,
-                                  "error while flushing", None, None)
+_FLUSH_RECORD = logging.LogRecord(
+    "concurrent_log_handler", logging.ERROR, __file__, 0, "error while flushing", None, None
+)
 
 
 class NativeFileHandler(logging.Handler):

@@ -22,7 +22,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import logcheck
+import logcheck  # noqa: E402 - after the sys.path line above
 
 REPO = HERE.parents[1]
 SCALE = int(os.environ.get("CLH_SOAK_SCALE", "1"))
