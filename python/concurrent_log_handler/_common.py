@@ -111,8 +111,18 @@ def _mark_forked() -> None:
 
 
 def _after_fork_in_child() -> None:
+    """First emit in a forked child. In a multiprocessing worker, background handlers
+    switch to synchronous writing: workers are routinely ended by SIGTERM
+    (``Pool.terminate()``, which ``with Pool()`` calls), which would lose records still
+    queued in memory. Any other child keeps background mode, and a finalizer flushes it
+    when a multiprocessing child leaves through ``os._exit``."""
     global _forked
     _forked = False
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:
+        for handler in list(_handlers):
+            if handler.background:
+                handler.set_background(False)
     mp_util = sys.modules.get("multiprocessing.util")
     if mp_util is not None:
         mp_util.Finalize(None, flush_all, exitpriority=100)

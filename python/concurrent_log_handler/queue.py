@@ -17,7 +17,8 @@ background, so logging calls return without waiting for the disk:
   each handler's level and filters still apply.
 
 When a bounded queue is full the caller waits (``overflow="block"``, nothing is lost)
-or the record is dropped and counted (``overflow="drop"``). Errors raised by a handler
+or the record is dropped and counted (``overflow="drop"``; for other handlers the count is
+the queue handler's ``dropped`` attribute). Errors raised by a handler
 in the listener thread are reported through that handler's ``handleError``, as usual.
 :func:`stop_queue_listeners` writes what is queued and restores the original
 handlers; it also runs at interpreter exit.
@@ -56,7 +57,14 @@ class _BoundedQueueHandler(logging.handlers.QueueHandler):
         self.dropped = 0
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return copy.copy(record)
+        """A shallow copy with %-arguments merged now, as the stdlib does (they may
+        change before the listener formats the record); a non-string ``msg`` (a
+        structlog event dict) is left for the handler's formatter."""
+        record = copy.copy(record)
+        if isinstance(record.msg, str) and record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        return record
 
     def enqueue(self, record: logging.LogRecord) -> None:
         if self.overflow == "drop":
@@ -90,11 +98,17 @@ def setup_logging_queues(
     if queue_size < 1:
         raise ValueError(f"queue_size must be >= 1, got {queue_size!r}")
     with _lock:
-        wrapped = {id(h) for entries in _installed.values() for _, h in entries if h}
+        # A handler on several loggers gets one queue (and one listener), not one each.
+        queued = {id(orig): qh for entries in _installed.values() for orig, qh in entries if qh}
+        wrappers = {id(qh) for qh in queued.values()}
         for logger in _all_loggers():
             entries = _installed.setdefault(logger, [])
             for index, handler in enumerate(list(logger.handlers)):
-                if id(handler) in wrapped or any(handler is orig for orig, _ in entries):
+                if id(handler) in wrappers or any(handler is orig for orig, _ in entries):
+                    continue
+                if id(handler) in queued:
+                    logger.handlers[index] = queued[id(handler)]
+                    entries.append((handler, queued[id(handler)]))
                     continue
                 if isinstance(handler, NativeFileHandler):
                     if not handler.background:
@@ -113,6 +127,8 @@ def setup_logging_queues(
                 _listeners.append(listener)
                 logger.handlers[index] = queue_handler
                 entries.append((handler, queue_handler))
+                queued[id(handler)] = queue_handler
+                wrappers.add(id(queue_handler))
 
 
 def stop_queue_listeners() -> None:

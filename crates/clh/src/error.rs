@@ -76,9 +76,9 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
-    /// The background writer thread met an error while writing a batch (its records
-    /// may not all have been written); reported to the next caller.
-    #[error("background writer, batch of {records} record(s): {source}")]
+    /// The background writer thread met an error with a batch; reported to the next
+    /// caller. The batch's records were written unless the failed step is writing.
+    #[error("background writer thread, batch of {records} record(s) (written unless the failed step is writing): {source}")]
     Background {
         /// How many records the failed batch held.
         records: usize,
