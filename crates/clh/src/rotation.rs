@@ -126,7 +126,7 @@ impl Rotation<'_> {
                 remove_if_present(&gz)?;
             }
             self.trace(&format!(
-                "recovering {}: not compressed yet",
+                "compressing {} (found uncompressed)",
                 plain.display()
             ));
             to_compress.push(Backup { path: plain, file });
