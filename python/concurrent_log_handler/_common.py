@@ -187,6 +187,19 @@ class NativeFileHandler(logging.Handler):
         self.lockFilename = os.fspath(self._writer.lock_path)
         _track(self)
 
+    def handle(self, record: logging.LogRecord) -> Any:
+        """As :meth:`logging.Handler.handle`, but unless a subclass overrides
+        :meth:`emit`, without taking the handler's lock around it: the native writer
+        serializes threads itself, and formatting needs no lock."""
+        if type(self).emit is not NativeFileHandler.emit:
+            return super().handle(record)
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+            record = rv
+        if rv:
+            self.emit(record)
+        return rv
+
     def emit(self, record: logging.LogRecord) -> None:
         """Format the record, then append it whole; a due rotation happens first,
         under the lock. Errors go to :meth:`handleError`, as with every stdlib handler

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Convert a core error into the Python exception `logging` handlers expect.
 fn to_py(err: Error) -> PyErr {
@@ -45,7 +45,9 @@ fn non_negative(name: &str, value: i64) -> PyResult<u64> {
 struct Writer {
     inner: Arc<LogWriter>,
     /// Set while records go through a queue and a writer thread (`background=True`).
-    background: RwLock<Option<BackgroundWriter>>,
+    /// The mutex is only held to clone or swap the `Arc`, never across a wait or a
+    /// call that needs the GIL, so it cannot deadlock with the GIL.
+    background: Mutex<Option<Arc<BackgroundWriter>>>,
 }
 
 fn queue_options(max_records: usize, max_bytes: usize, overflow: &str) -> PyResult<QueueOptions> {
@@ -145,7 +147,7 @@ impl Writer {
         let inner = Arc::new(call(py, move || builder.open())?);
         let writer = Writer {
             inner,
-            background: RwLock::new(None),
+            background: Mutex::new(None),
         };
         if background {
             writer.set_background(py, true, queue_records, queue_bytes, overflow)?;
@@ -180,18 +182,21 @@ impl Writer {
         overflow: &str,
     ) -> PyResult<()> {
         let options = queue_options(queue_records, queue_bytes, overflow)?;
-        let mut slot = self
-            .background
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = slot.take() {
-            call(py, || old.close())?;
-        }
-        if enabled {
+        let new = if enabled {
             let inner = Arc::clone(&self.inner);
-            *slot = Some(call(py, move || BackgroundWriter::new(inner, options))?);
+            Some(Arc::new(call(py, move || {
+                BackgroundWriter::new(inner, options)
+            })?))
+        } else {
+            None
+        };
+        let old = std::mem::replace(&mut *self.lock_background(), new);
+        // Threads still holding the old writer finish their records through it; they
+        // are written when it is closed here or, at the latest, when it is dropped.
+        match old {
+            Some(old) => call(py, || old.close()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether records go through the background queue.
@@ -302,10 +307,15 @@ impl Writer {
 }
 
 impl Writer {
-    fn background(&self) -> std::sync::RwLockReadGuard<'_, Option<BackgroundWriter>> {
+    fn lock_background(&self) -> std::sync::MutexGuard<'_, Option<Arc<BackgroundWriter>>> {
         self.background
-            .read()
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The background writer, if any (a clone: the mutex is released at once).
+    fn background(&self) -> Option<Arc<BackgroundWriter>> {
+        self.lock_background().clone()
     }
 }
 
