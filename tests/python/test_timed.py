@@ -304,12 +304,20 @@ class WorkerResult:
 class Fleet:
     """Writer processes started together; killed if the test fails midway."""
 
-    def __init__(self, log: Path, wids: list[str], kwargs: dict[str, Any], duration: float):
+    def __init__(
+        self,
+        log: Path,
+        wids: list[str],
+        kwargs: dict[str, Any],
+        duration: float,
+        pythons: dict[str, str] | None = None,
+    ):
         self.wids = wids
+        pythons = pythons or {}
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-c", WORKER, HERE, str(log), wid, json.dumps(kwargs)]
-                + [str(duration), str(PAUSE)],
+                [pythons.get(wid, sys.executable), "-c", WORKER, HERE, str(log), wid]
+                + [json.dumps(kwargs), str(duration), str(PAUSE)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -350,8 +358,14 @@ class Fleet:
 
 
 @contextmanager
-def fleet(log: Path, wids: list[str], kwargs: dict[str, Any], duration: float) -> Iterator[Fleet]:
-    f = Fleet(log, wids, kwargs, duration)
+def fleet(
+    log: Path,
+    wids: list[str],
+    kwargs: dict[str, Any],
+    duration: float,
+    pythons: dict[str, str] | None = None,
+) -> Iterator[Fleet]:
+    f = Fleet(log, wids, kwargs, duration, pythons)
     try:
         yield f
     finally:
@@ -645,6 +659,48 @@ def test_processes_rotate_once_per_period(tmp_path: Path, use_gzip: bool, max_by
         assert any(b.counter > 0 for b in files.backups), "expected size rotations too"
     assert sum(r.rollovers for r in results.values()) == len(files.backups)
     check_periods(files, int(read_lock(tmp_path / LOCK)), INTERVAL, max_bytes)
+
+
+def _clh_python() -> str | None:
+    """CLH 0.9.31's interpreter, as test_interop_clh finds it."""
+    for candidate in (
+        os.environ.get("CLH_REFERENCE_PYTHON"),
+        str(Path(HERE).parents[1] / ".venv-clh" / "bin" / "python"),
+    ):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("use_gzip", [False, True], ids=["plain", "gzip"])
+def test_mixed_fleet_with_clh_timed_handler(tmp_path: Path, use_gzip: bool) -> None:
+    """2 processes running CLH 0.9.31's ConcurrentTimedRotatingFileHandler and 2 running
+    ours log into one file with when='S', interval=2: they share the rollover time in the
+    lock file, so each period is rotated exactly once (by whichever process comes first),
+    nothing is lost, duplicated or torn, and only CLH-named backups are left."""
+    clh = _clh_python()
+    if clh is None:
+        pytest.skip("CLH 0.9.31 interpreter not found (CLH_REFERENCE_PYTHON / .venv-clh)")
+    log = tmp_path / "app.log"
+    kwargs = {"when": "S", "interval": INTERVAL, "use_gzip": use_gzip}
+    wids = ["clh0", "ours0", "clh1", "ours1"]
+    with fleet(log, wids, kwargs, DURATION, {"clh0": clh, "clh1": clh}) as f:
+        f.go()
+        results = f.finish()
+    files = read_file_set(log)
+    assert files.stray == []
+    expected = {wid: r.count for wid, r in results.items()}
+    t = tally([b.data for b in files.backups] + [files.live], expected)
+    assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), t
+    assert all(b.gz == use_gzip for b in files.backups)
+    assert len({b.stamp for b in files.backups}) >= 2, "expected time rotations"
+    by_side = {
+        side: sum(r.rollovers for w, r in results.items() if w.startswith(side))
+        for side in ("clh", "ours")
+    }
+    print(f"rotations: {by_side}, backups: {len(files.backups)}")
+    assert sum(by_side.values()) == len(files.backups)
+    check_periods(files, int(read_lock(tmp_path / LOCK)), INTERVAL, 0)
 
 
 @pytest.mark.parametrize("max_bytes", [0, 4096], ids=["time", "time+size"])
