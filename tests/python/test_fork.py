@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import select
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -352,3 +353,33 @@ def test_multiprocessing_fork_pool(tmp_path: Path, cleanup_loggers: list[logging
     expected = {f"task{t}": 500 for t in range(tasks)}
     expected["parent"] = 200
     assert_clean(log, expected, min_backups=20)
+
+
+DROP_IN_CHILD = r"""
+import os, sys
+from concurrent_log_handler._clh import Writer
+
+writer = Writer(sys.argv[1], max_bytes=10, backup_count=5, gzip=True)
+for _ in range(5):
+    writer.write(b"some record here\n")  # rotations start the compression thread
+writer.flush()
+pid = os.fork()
+if pid == 0:
+    del writer  # dropped in the child, which never used it: it is the parent's
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_writer_dropped_in_a_child_that_never_used_it(tmp_path: Path) -> None:
+    """A child that drops a writer whose compression thread runs in the parent must not
+    join that thread (it does not exist in the child): no panic, no hang."""
+    result = subprocess.run(
+        [sys.executable, "-c", DROP_IN_CHILD, str(tmp_path / "app.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "panicked" not in result.stderr, result.stderr

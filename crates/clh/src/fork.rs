@@ -73,9 +73,18 @@ impl<T: Abandon> ForkLocal<T> {
 impl<T: Abandon> Drop for ForkLocal<T> {
     fn drop(&mut self) {
         let current = std::mem::replace(self.current.get_mut(), ptr::null_mut());
-        if !current.is_null() {
-            // SAFETY: the current entry is owned by `self` and no longer shared.
-            drop(unsafe { Box::from_raw(current) });
+        if current.is_null() {
+            return;
+        }
+        // SAFETY: the current entry is owned by `self` and no longer shared.
+        let entry = unsafe { Box::from_raw(current) };
+        if entry.generation == sys::fork_generation() {
+            drop(entry);
+        } else {
+            // Never used in this (forked) process: it is the parent's. Dropping it would
+            // join threads or take mutexes that do not exist here.
+            entry.value.abandon();
+            std::mem::forget(entry);
         }
     }
 }
