@@ -35,6 +35,19 @@ fn call<T: Send>(py: Python<'_>, f: impl FnOnce() -> clh::Result<T> + Send) -> P
     }
 }
 
+/// Like [`call`], but hand back the core's error for the caller to inspect (a panic
+/// still becomes an error, never an unwind into Python).
+fn call_raw<T: Send>(py: Python<'_>, f: impl FnOnce() -> clh::Result<T> + Send) -> clh::Result<T> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(f)))
+        .unwrap_or_else(|_| {
+            Err(Error::Io {
+                step: clh::Step::Write,
+                path: PathBuf::from("<internal>"),
+                source: std::io::Error::other(PANIC_MESSAGE),
+            })
+        })
+}
+
 fn non_negative(name: &str, value: i64) -> PyResult<u64> {
     u64::try_from(value)
         .map_err(|_| PyValueError::new_err(format!("{name} must be >= 0, got {value}")))
@@ -158,15 +171,24 @@ impl Writer {
     /// Append one record (bytes, terminator included): under the lock, or into the
     /// queue in background mode (without releasing the GIL unless it must wait).
     fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        let background = self.background();
-        match background.as_ref() {
-            None => call(py, || self.inner.write(data)),
-            Some(bg) => match catch_unwind(AssertUnwindSafe(|| bg.try_write(data))) {
+        loop {
+            let Some(bg) = self.background() else {
+                return call(py, || self.inner.write(data));
+            };
+            let queued = match catch_unwind(AssertUnwindSafe(|| bg.try_write(data))) {
                 Ok(Ok(true)) => Ok(()),
-                Ok(Ok(false)) => call(py, || bg.write(data)),
-                Ok(Err(e)) => Err(to_py(e)),
-                Err(_) => Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
-            },
+                Ok(Ok(false)) => call_raw(py, || bg.write(data)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => return Err(PyRuntimeError::new_err(PANIC_MESSAGE)),
+            };
+            match queued {
+                Ok(()) => return Ok(()),
+                // Switched meanwhile: once what it holds is written, write in the new mode.
+                Err(Error::Retired) => {
+                    let _ = call_raw(py, || bg.flush());
+                }
+                Err(e) => return Err(to_py(e)),
+            }
         }
     }
 
@@ -190,13 +212,22 @@ impl Writer {
         } else {
             None
         };
-        let old = std::mem::replace(&mut *self.lock_background(), new);
-        // Threads still holding the old writer finish their records through it; they
-        // are written when it is closed here or, at the latest, when it is dropped.
-        match old {
-            Some(old) => call(py, || old.close()),
-            None => Ok(()),
-        }
+        // Retire the old writer, drain it, and only then swap: a thread that still holds
+        // it gets `Retired` and waits for the drain, and no record can be written in the
+        // new mode before every record queued in the old one, so each thread's records
+        // stay in order across the switch. The mutex is taken without the GIL.
+        let old = self.background();
+        let slot = &self.background;
+        call(py, move || {
+            let Some(old) = old else {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = new;
+                return Ok(());
+            };
+            old.retire();
+            let flushed = old.flush();
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = new;
+            flushed.and(old.close())
+        })
     }
 
     /// Whether records go through the background queue.

@@ -103,6 +103,8 @@ struct State {
     dropped: u64,
     error: Option<Error>,
     closing: bool,
+    /// Set by `retire`: new records are refused with `Error::Retired`.
+    retired: bool,
     /// The thread waits for a first record: a producer must wake it.
     idle: bool,
     /// Callers waiting on `progress` (blocked producers and flushers): only then does
@@ -219,6 +221,26 @@ impl BackgroundWriter {
         self.queue().shared.lock().dropped
     }
 
+    /// Refuse new records from now on (they get [`Error::Retired`]), for a writer that
+    /// is being replaced: records already queued are still written by
+    /// [`flush`](Self::flush) or [`close`](Self::close). A caller that gets
+    /// `Retired` should flush this writer, then write through the replacement, which
+    /// keeps each thread's records in order across the switch.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let w = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// let bg = clh::BackgroundWriter::new(w, Default::default())?;
+    /// bg.retire();
+    /// assert!(matches!(bg.write(b"x\n"), Err(clh::Error::Retired)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retire(&self) {
+        let queue = self.queue();
+        queue.shared.lock().retired = true;
+        queue.shared.progress.notify_all(); // blocked producers must see it
+    }
+
     /// Flush, stop the thread, then close the writer (which finishes compressions).
     /// The writer stays usable: a later write starts a new thread.
     ///
@@ -250,6 +272,9 @@ impl BackgroundWriter {
             s.records.is_empty()
                 || (s.records.len() < opts.max_records && s.bytes + record.len() <= opts.max_bytes)
         };
+        if state.retired {
+            return Err(Error::Retired);
+        }
         if !fits(&state) {
             match opts.overflow {
                 Overflow::Drop => {
@@ -260,11 +285,14 @@ impl BackgroundWriter {
                 Overflow::Block if !wait => return Ok(false),
                 Overflow::Block => {
                     state.waiters += 1;
-                    while !fits(&state) {
+                    while !fits(&state) && !state.retired {
                         queue.shared.arrived.notify_one();
                         state = queue.shared.wait(&queue.shared.progress, state);
                     }
                     state.waiters -= 1;
+                    if state.retired {
+                        return Err(Error::Retired);
+                    }
                 }
             }
         }

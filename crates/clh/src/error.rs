@@ -86,6 +86,9 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The background writer was retired (replaced): write through its replacement.
+    #[error("this background writer was retired: write through the one that replaced it")]
+    Retired,
     /// An I/O failure, with the step and the file it happened on.
     #[error("{step} failed for {}: {source}", path.display())]
     Io {
@@ -110,7 +113,7 @@ impl Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Background { source, .. } => source.io_error(),
-            Error::InvalidOption { .. } => None,
+            Error::InvalidOption { .. } | Error::Retired => None,
         }
     }
 
@@ -124,7 +127,7 @@ impl Error {
         match self {
             Error::Io { path, .. } => Some(path),
             Error::Background { source, .. } => source.path(),
-            Error::InvalidOption { .. } => None,
+            Error::InvalidOption { .. } | Error::Retired => None,
         }
     }
 
