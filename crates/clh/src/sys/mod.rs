@@ -16,6 +16,17 @@ mod imp;
 
 pub(crate) use imp::*;
 
+use std::path::Path;
+
+/// Prefix of the hidden temporary names used while creating `path`: `.app.log.tmp-`.
+pub(crate) fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
 /// Mode, owner and umask to give every file the library creates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Perms {

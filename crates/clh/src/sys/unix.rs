@@ -137,18 +137,9 @@ pub(crate) fn copy_perms(from: &Metadata, to: &File) -> io::Result<()> {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Prefix of the hidden temporary names used while creating `path`.
-pub(crate) fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    format!(".{name}.tmp-")
-}
-
 fn temp_sibling(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{}{}-{}", temp_prefix(path), std::process::id(), n);
+    let name = format!("{}{}-{}", super::temp_prefix(path), std::process::id(), n);
     path.with_file_name(name)
 }
 

@@ -55,15 +55,6 @@ pub(crate) fn copy_perms(_from: &Metadata, _to: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Prefix of the hidden temporary names used while creating `path`.
-pub(crate) fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    format!(".{name}.tmp-")
-}
-
 /// Fail unless `dir` is a directory (writability is not checked on Windows).
 pub(crate) fn check_dir_writable(dir: &Path) -> io::Result<()> {
     if std::fs::metadata(dir)?.is_dir() {
