@@ -93,29 +93,8 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
                 stacklevel=2,
             )
         BaseRotatingHandler.__init__(self, filename, mode, encoding=encoding, delay=True)
-        self.maxBytes = maxBytes
-        self.backupCount = backupCount
-        self.use_gzip = bool(use_gzip)
-        self._debug = debug
-        self.user_keep_file_open_preference = keep_file_open
-        self._open_writer(
-            unicode_error_policy=unicode_error_policy,
-            newline=newline,
-            terminator=terminator,
-            owner=owner,
-            chmod=chmod,
-            umask=umask,
-            lock_file_directory=lock_file_directory,
-            max_bytes=maxBytes,
-            backup_count=backupCount,
-            gzip=self.use_gzip,
-            keep_file_open=keep_file_open,
-            debug=debug,
-            background=background,
-            queue_records=queue_records,
-            queue_bytes=queue_bytes,
-            overflow=queue_overflow,
-        )
+        self._store_options(locals())
+        self._open_writer(locals())
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: ARG002
         """Whether the log, as it is on disk now (written by every process), has reached
@@ -217,29 +196,10 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
             atTime=atTime,
             errors=errors,
         )
-        self.maxBytes = maxBytes
-        self.use_gzip = bool(use_gzip)
-        self._debug = debug
-        self.user_keep_file_open_preference = keep_file_open
-        self._interval_units = interval
+        self._store_options(locals())
         self.finalize_handler_configuration()
         self._open_writer(
-            unicode_error_policy=unicode_error_policy,
-            newline=newline,
-            terminator=terminator,
-            owner=owner,
-            chmod=chmod,
-            umask=umask,
-            lock_file_directory=lock_file_directory,
-            max_bytes=maxBytes,
-            backup_count=backupCount,
-            gzip=self.use_gzip,
-            keep_file_open=keep_file_open,
-            debug=debug,
-            background=background,
-            queue_records=queue_records,
-            queue_bytes=queue_bytes,
-            overflow=queue_overflow,
+            locals(),
             when=self.when,
             interval=interval,
             utc=utc,

@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 import weakref
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
 from concurrent_log_handler._clh import Writer
 
@@ -148,31 +148,35 @@ class NativeFileHandler(logging.Handler):
     terminator: str
     _writer: Writer
 
-    def _open_writer(
-        self,
-        *,
-        unicode_error_policy: str,
-        newline: Optional[str],
-        terminator: str,
-        owner: Optional[Tuple[str, str]],
-        chmod: Optional[int],
-        umask: Optional[int],
-        lock_file_directory: Optional[str],
-        **native: Any,
-    ) -> None:
+    def _store_options(self, args: Mapping[str, Any]) -> None:
+        """Set CLH's attributes for the rotation options. ``args`` is the constructor's
+        ``locals()`` (CLH's parameter names)."""
+        self.maxBytes = args["maxBytes"]
+        self.backupCount = args["backupCount"]
+        self.use_gzip = bool(args["use_gzip"])
+        self._debug = args["debug"]
+        self.user_keep_file_open_preference = args["keep_file_open"]
+
+    def _open_writer(self, args: Mapping[str, Any], **schedule: Any) -> None:
+        """Validate and store the text and file options both handlers share, then create
+        the native writer. ``args`` is the constructor's ``locals()`` (CLH's parameter
+        names); ``schedule`` carries the timed handler's extra native options."""
+        newline = args["newline"]
         if newline not in (None, "", "\n", "\r", "\r\n"):
             raise ValueError(f"illegal newline value: {newline!r}")
-        chmod = optional_int("chmod", chmod)
-        umask = optional_int("umask", umask)
-        self._errors = self.unicode_error_policy = unicode_policy(unicode_error_policy)
+        chmod = optional_int("chmod", args["chmod"])
+        umask = optional_int("umask", args["umask"])
+        policy = unicode_policy(args["unicode_error_policy"])
+        self._errors = self.unicode_error_policy = policy
         # Text-mode newline translation, applied to message and terminator alike.
         out_newline = os.linesep if newline is None else newline
         self._newline = out_newline if out_newline not in ("", "\n") else None
         self.newline = newline
-        self.terminator = terminator or "\n"
-        self.owner = owner
+        self.terminator = args["terminator"] or "\n"
+        owner = self.owner = args["owner"]
         self.chmod = chmod
         self.umask = umask
+        lock_file_directory = args["lock_file_directory"]
         self._codec, header = codec_and_header(self.encoding)
         self._rollover_base = 0
         self._writer = Writer(
@@ -182,7 +186,16 @@ class NativeFileHandler(logging.Handler):
             owner=resolve_owner(owner) if owner and os.name == "posix" else None,
             umask=umask,
             header=header,
-            **native,
+            max_bytes=args["maxBytes"],
+            backup_count=args["backupCount"],
+            gzip=bool(args["use_gzip"]),
+            keep_file_open=args["keep_file_open"],
+            debug=args["debug"],
+            background=args["background"],
+            queue_records=args["queue_records"],
+            queue_bytes=args["queue_bytes"],
+            overflow=args["queue_overflow"],
+            **schedule,
         )
         self.lockFilename = os.fspath(self._writer.lock_path)
         _track(self)
