@@ -24,7 +24,7 @@ from concurrent_log_handler._common import NativeFileHandler, count
 
 __all__ = ["ConcurrentRotatingFileHandler", "ConcurrentTimedRotatingFileHandler"]
 
-LogFilenameType = Union[str, "os.PathLike[str]"]
+LogFilenameType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Namer = Optional[Callable[[str], str]]
 
 
@@ -36,6 +36,13 @@ def _warn_delay(delay: Optional[bool]) -> None:
             DeprecationWarning,
             stacklevel=3,
         )
+
+
+def _text_path(filename: LogFilenameType) -> str:
+    """The path as text: a ``bytes`` path (a file name that need not be valid UTF-8)
+    is decoded with :func:`os.fsdecode`, which the native core turns back into the
+    same bytes, as ``open()`` would."""
+    return os.fsdecode(os.fspath(filename))
 
 
 class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
@@ -92,6 +99,7 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
                 UserWarning,
                 stacklevel=2,
             )
+        filename = _text_path(filename)
         BaseRotatingHandler.__init__(self, filename, mode, encoding=encoding, delay=True)
         self._store_options(locals())
         self._open_writer(locals())
@@ -186,7 +194,7 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
         # The stdlib validates `when` (ValueError naming it), sets suffix/extMatch/interval.
         TimedRotatingFileHandler.__init__(
             self,
-            filename,
+            _text_path(filename),
             when=when,
             interval=interval,
             backupCount=backupCount,

@@ -83,6 +83,17 @@ def lock_file_name(log_name: str) -> str:
     return f".__{stem}.lock"
 
 
+def temp_prefix(log_name: str) -> str:
+    """Prefix of the package's hidden temporaries for a log: ``.__clh-<crc32 of the
+    log's file name>.`` (then ``new`` or ``gz``, the pid and a counter)."""
+    return f".__clh-{zlib.crc32(os.fsencode(log_name)):08x}."
+
+
+def temp_name(log_name: str, kind: str, pid: int, n: int) -> str:
+    """A temporary's name: ``kind`` is ``new`` (a file being created) or ``gz``."""
+    return f"{temp_prefix(log_name)}{kind}.{pid}.{n}"
+
+
 def _backup_re(log_name: str) -> re.Pattern[str]:
     return re.compile(re.escape(log_name) + r"\.([1-9][0-9]*)(\.gz)?")
 
@@ -115,7 +126,7 @@ def read_log_set(log_path: PathLike) -> list[LogFile]:
 
 def stray_files(log_path: PathLike) -> list[str]:
     """Names in the log's directory that are neither the log, its lock file nor a
-    numbered backup: leftover ``app.log.rotate.*``, ``*.part``, ``.app.log.tmp-*``..."""
+    numbered backup: leftover ``app.log.rotate.*``, ``*.part``, temporaries (:func:`temp_name`)..."""
     log_path = Path(log_path)
     pattern = _backup_re(log_path.name)
     allowed = {log_path.name, lock_file_name(log_path.name)}

@@ -191,7 +191,7 @@ CRASHES = [
             "app.log.2": ("B", "raw"),
             CLHS: ("X", "raw"),
             OURS_2: ("Y", "raw"),
-            ".app.log.tmp-4242-0": ("T", "raw"),
+            logcheck.temp_name("app.log", "new", 4242, 0): ("T", "raw"),
         },
         _gz({1: "Y", 2: "X", 3: "A", 4: "B"}, False),
     ),

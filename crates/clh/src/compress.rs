@@ -4,8 +4,10 @@
 //! For a backup `X` (say `app.log.1`) the compressor:
 //! 1. opens `X` and takes a `flock` on it: that tells every process "being compressed"
 //!    (recovery skips a locked backup) and is released by the kernel if we die;
-//! 2. compresses it into a hidden temporary `.app.log.gz-<pid>-<n>` (also `flock`ed,
-//!    so recovery can tell an abandoned one), created with `X`'s mode and owner, synced;
+//! 2. compresses exactly the backup's length (a regular file opened without following
+//!    a link, so a planted link to `/dev/zero` is refused, not read forever) into a
+//!    short hidden temporary `.__clh-<crc>.gz.<pid>.<n>` (also `flock`ed, so recovery
+//!    can tell an abandoned one), created with `X`'s mode and owner, synced;
 //! 3. takes the log's lock, finds where `X` is now (numbered backups shift while we
 //!    compress; we follow the inode), renames the temporary to `<that name>.gz` and
 //!    removes the uncompressed file. If retention deleted `X` meanwhile, the
@@ -15,9 +17,9 @@
 
 use crate::error::{Context, Error, Result, Step};
 use crate::fork::Abandon;
-use crate::paths::with_suffix;
-use crate::rotation::remove_if_present;
-use crate::sys::{self, Access, Perms};
+use crate::paths::{self, with_suffix, Temp};
+use crate::rotation::{parent_dir, remove_if_present};
+use crate::sys::{self, Access, Follow};
 use crossbeam_channel::{Receiver, Sender};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -25,9 +27,12 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long dropping a writer waits for its compressions (see [`Compressor`]'s `Drop`).
+const STALL_LIMIT: Duration = crate::STALL_LIMIT;
 
 /// What the compressor needs from its writer: the lock, and where a backup went.
 pub(crate) trait Owner: Send + Sync + 'static {
@@ -43,23 +48,12 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn log_path(&self) -> &Path;
 }
 
-/// Prefix of compressor temporaries for `log`: `.app.log.gz-`.
-pub(crate) fn temp_prefix(log: &Path) -> String {
-    let name = log
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    format!(".{name}.gz-")
-}
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// Whether `gz` is a complete gzip file of an `expected_len`-byte input: its trailer
 /// records the input length (mod 2^32). A file cut short ends in compressed data
 /// instead, which matches only by a 1 in 2^32 chance.
 pub(crate) fn is_complete(gz: &Path, expected_len: u64) -> bool {
     let check = || -> io::Result<bool> {
-        let mut f = File::open(gz)?;
+        let mut f = sys::open_file(gz, Access::ReadOnly, Follow::Never)?;
         if f.metadata()?.len() < 18 {
             return Ok(false);
         }
@@ -79,9 +73,9 @@ pub(crate) struct Backup {
 }
 
 impl Backup {
-    /// Open the backup now at `path`.
+    /// Open the backup now at `path` (a regular file, never through a link).
     pub fn open(path: PathBuf) -> Result<Self> {
-        let file = File::open(&path).at(Step::Compress, &path)?;
+        let file = sys::open_file(&path, Access::ReadOnly, Follow::Never).at(Step::Compress, &path)?;
         Ok(Backup { path, file })
     }
 
@@ -136,7 +130,10 @@ impl Compressor {
             let pending = Arc::clone(&self.pending);
             let spawned = std::thread::Builder::new()
                 .name("clh-gzip".into())
-                .spawn(move || run(&*thread_owner, &rx, &pending));
+                .spawn(move || {
+                    sys::block_signals_in_this_thread();
+                    run(&*thread_owner, &rx, &pending)
+                });
             match spawned {
                 Ok(handle) => {
                     *lock(&self.thread) = Some(handle);
@@ -156,25 +153,41 @@ impl Compressor {
         }
     }
 
-    /// Wait until every queued compression has finished.
-    pub fn wait_idle(&self) {
+    /// Wait until every queued compression has finished, or `timeout` has passed
+    /// (`None`: no limit). Returns whether all have finished.
+    pub fn wait_idle(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mut keys = lock(&self.pending.keys);
         while !keys.is_empty() {
+            let left = match deadline {
+                None => Duration::from_secs(3600),
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return false,
+                },
+            };
             keys = self
                 .pending
                 .idle
-                .wait(keys)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(keys, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
+        true
     }
 }
 
 impl Drop for Compressor {
-    /// Finish the queued compressions, then stop the thread.
+    /// Finish the queued compressions (waiting at most [`STALL_LIMIT`] for them), then
+    /// stop the thread. A compression still running then is left to finish on its own,
+    /// or, if the process ends first, to the next writer's recovery.
     fn drop(&mut self) {
         drop(lock(&self.sender).take());
+        let idle = self.wait_idle(Some(STALL_LIMIT));
         if let Some(handle) = lock(&self.thread).take() {
-            let _ = handle.join();
+            if idle {
+                let _ = handle.join();
+            }
         }
     }
 }
@@ -213,14 +226,8 @@ fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
     if sys::is_unlinked(&meta) {
         return Ok(()); // already compressed (or deleted by retention) meanwhile
     }
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp_name = format!(
-        "{}{}-{}",
-        temp_prefix(owner.log_path()),
-        std::process::id(),
-        n
-    );
-    let temp = owner.log_path().with_file_name(temp_name);
+    let log = owner.log_path();
+    let temp = paths::temp_path(log, parent_dir(log), Temp::Gzip);
     let result = write_gz(owner, &input, &meta, &temp).and_then(|out| {
         let finished = owner.finish(backup, sys::file_id(&meta), &temp);
         drop(out);
@@ -232,12 +239,12 @@ fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
     result
 }
 
-/// Write the gzip of `input` to `temp` (held open and locked, returned to the caller).
+/// Write the gzip of `input` (its first `meta.len()` bytes: a backup no longer
+/// grows) to `temp` (held open and locked, returned to the caller).
 fn write_gz(owner: &dyn Owner, input: &File, meta: &fs::Metadata, temp: &Path) -> Result<File> {
     let mut created = None;
     owner.with_lock(&mut || {
-        let out = sys::open_or_create(temp, Access::CreateNew, &Perms::default())
-            .at(Step::Compress, temp)?;
+        let out = sys::create_new(temp, Access::ReadWrite, 0o600).at(Step::Compress, temp)?;
         out.try_lock().map_err(|e| {
             let e = match e {
                 fs::TryLockError::Error(e) => e,
@@ -251,11 +258,8 @@ fn write_gz(owner: &dyn Owner, input: &File, meta: &fs::Metadata, temp: &Path) -
     let out = created.expect("created under the lock");
     sys::copy_perms(meta, &out).at(Step::Compress, temp)?;
     let mut encoder = GzEncoder::new(&out, Compression::default());
-    io::copy(
-        &mut BufReader::with_capacity(256 * 1024, input),
-        &mut encoder,
-    )
-    .at(Step::Compress, temp)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, input).take(meta.len());
+    io::copy(&mut reader, &mut encoder).at(Step::Compress, temp)?;
     encoder.finish().at(Step::Compress, temp)?;
     out.sync_all().at(Step::Compress, temp)?;
     Ok(out)

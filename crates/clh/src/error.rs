@@ -1,5 +1,6 @@
 //! The crate's one error type: every failure names the file and the step.
 
+use crate::sys::{self, FileKind, NotRegularFile};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -76,12 +77,17 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
-    /// The background writer thread met an error with a batch; reported to the next
-    /// caller. The batch's records were written unless the failed step is writing.
-    #[error("background writer thread, batch of {records} record(s) (written unless the failed step is writing): {source}")]
+    /// The background writer thread could not write queued records (they are kept in
+    /// memory and retried: `waiting` is how many wait, `lost` how many the overflow
+    /// policy dropped meanwhile), or met another error (rotation, compression) after
+    /// writing them. Reported to a later caller, at most once per reporting interval
+    /// while a failure lasts.
+    #[error("background writer thread: {waiting} record(s) waiting, {lost} record(s) not written: {source}")]
     Background {
-        /// How many records the failed batch held.
-        records: usize,
+        /// Records queued in memory, not yet written.
+        waiting: usize,
+        /// Records dropped by the overflow policy since the last report.
+        lost: u64,
         /// What went wrong.
         #[source]
         source: Box<Error>,
@@ -89,6 +95,39 @@ pub enum Error {
     /// The background writer was retired (replaced): write through its replacement.
     #[error("this background writer was retired: write through the one that replaced it")]
     Retired,
+    /// A signal interrupted the wait for the cross-process lock before anything was
+    /// written (only from [`LogWriter::interruptible`](crate::LogWriter::interruptible)):
+    /// run the signal handlers, then call again.
+    #[error("interrupted by a signal while waiting for the lock (nothing was written)")]
+    Interrupted,
+    /// A backup's name is not known yet (a deferred [`Namer`](crate::Namer) learns it
+    /// outside the lock): the rotation was postponed and nothing was renamed.
+    #[error("the name for backup {} is not known yet: rotation postponed", default.display())]
+    NamePending {
+        /// The default name waiting for the namer's answer.
+        default: PathBuf,
+    },
+    /// A file of the log's set is a symbolic link, FIFO, device or directory: it is
+    /// never followed, opened or changed.
+    #[error("{step} failed for {}: it is {kind}, not a regular file (never followed or opened)", path.display())]
+    NotRegular {
+        /// What the writer was doing.
+        step: Step,
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        kind: FileKind,
+    },
+    /// A file name of the log's set is longer than the file system allows.
+    #[error("file name too long: {} is {len} bytes, over this file system's limit of {max} bytes per name (NAME_MAX)", path.display())]
+    NameTooLong {
+        /// The file whose name is too long.
+        path: PathBuf,
+        /// Its file name's length in bytes.
+        len: usize,
+        /// The file system's limit.
+        max: usize,
+    },
     /// An I/O failure, with the step and the file it happened on.
     #[error("{step} failed for {}: {source}", path.display())]
     Io {
@@ -113,7 +152,26 @@ impl Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Background { source, .. } => source.io_error(),
-            Error::InvalidOption { .. } | Error::Retired => None,
+            _ => None,
+        }
+    }
+
+    /// The OS error number that describes this error, for front ends that keep errno
+    /// (Python's `OSError`): the OS's own, or `ELOOP` for a symbolic link, `EISDIR`
+    /// for a directory, `ENXIO` for another special file, `ENAMETOOLONG`, `EINTR`.
+    ///
+    /// ```
+    /// let err = clh::LogWriter::builder("/no/such/dir/app.log").open().unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(2)); // ENOENT
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Background { source, .. } => source.raw_os_error(),
+            Error::NotRegular { kind, .. } => Some(sys::errno_for(*kind)),
+            Error::NameTooLong { .. } => Some(sys::ENAMETOOLONG),
+            Error::Interrupted => Some(4), // EINTR, the same number everywhere
+            _ => None,
         }
     }
 
@@ -125,17 +183,74 @@ impl Error {
     /// ```
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Error::Io { path, .. } => Some(path),
+            Error::Io { path, .. }
+            | Error::NotRegular { path, .. }
+            | Error::NameTooLong { path, .. } => Some(path),
+            Error::NamePending { default } => Some(default),
             Error::Background { source, .. } => source.path(),
-            Error::InvalidOption { .. } | Error::Retired => None,
+            _ => None,
         }
     }
 
+    /// A copy, to report one failure to several callers (an OS error keeps its
+    /// number, any other inner error its kind and message).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::InvalidOption {
+                option,
+                value,
+                reason,
+            } => Error::InvalidOption {
+                option,
+                value: value.clone(),
+                reason: reason.clone(),
+            },
+            Error::Background {
+                waiting,
+                lost,
+                source,
+            } => Error::Background {
+                waiting: *waiting,
+                lost: *lost,
+                source: Box::new(source.duplicate()),
+            },
+            Error::Retired => Error::Retired,
+            Error::Interrupted => Error::Interrupted,
+            Error::NamePending { default } => Error::NamePending {
+                default: default.clone(),
+            },
+            Error::NotRegular { step, path, kind } => Error::NotRegular {
+                step: *step,
+                path: path.clone(),
+                kind: *kind,
+            },
+            Error::NameTooLong { path, len, max } => Error::NameTooLong {
+                path: path.clone(),
+                len: *len,
+                max: *max,
+            },
+            Error::Io { step, path, source } => Error::Io {
+                step: *step,
+                path: path.clone(),
+                source: match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+        }
+    }
+
+    /// An I/O failure of `step` on `path`; a file found not to be a regular file
+    /// becomes [`Error::NotRegular`].
     pub(crate) fn io(step: Step, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io {
-            step,
-            path: path.into(),
-            source,
+        let path = path.into();
+        let not_regular = source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<NotRegularFile>())
+            .map(|NotRegularFile(kind)| *kind);
+        match not_regular {
+            Some(kind) => Error::NotRegular { step, path, kind },
+            None => Error::Io { step, path, source },
         }
     }
 

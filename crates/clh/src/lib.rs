@@ -36,9 +36,10 @@ mod sys;
 mod trigger;
 mod writer;
 
-pub use background::{BackgroundWriter, Overflow, QueueOptions};
+pub use background::{BackgroundWriter, Overflow, QueueOptions, CLOSE_GRACE, STALL_LIMIT};
 pub use error::{Error, Result, Step};
 pub use options::{Builder, Clock, SystemClock};
 pub use paths::{lock_path_for, Namer};
 pub use schedule::{Schedule, When};
-pub use writer::LogWriter;
+pub use sys::FileKind;
+pub use writer::{Interruptible, LogWriter};

@@ -1,7 +1,19 @@
 //! The cross-process lock: an exclusive `flock` on CLH's lock file.
+//!
+//! The lock file is opened the safe way (never through a symbolic link, only a
+//! regular file, without blocking), read-write, or read-only when this process may
+//! not write it (another user's `0644` lock file: `flock` works on a read-only
+//! descriptor; only a timed log's stored rollover time then cannot be updated).
+//!
+//! A lock protects only those who lock the same file. Someone may delete the lock
+//! file while writers run (a cleanup job), and a writer started afterwards creates and
+//! locks a new one while older writers go on locking the deleted one. So after taking
+//! the lock a writer checks that its file is still the one at the lock path
+//! ([`LockFile::is_current`], one `stat`); if not, it lets go, reopens the path and
+//! locks again.
 
-use crate::error::{Context, Result, Step};
-use crate::sys::{self, Access, Perms};
+use crate::error::{Context, Error, Result, Step};
+use crate::sys::{self, Access, FileId, Follow, Perms};
 use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -17,44 +29,65 @@ const SPINS: u32 = 32;
 pub(crate) struct LockFile {
     file: File,
     path: PathBuf,
+    id: Option<FileId>,
+    writable: bool,
 }
 
 impl LockFile {
-    /// Open (creating with `perms` if needed) the lock file at `path`.
-    pub fn open(path: &Path, perms: &Perms) -> Result<Self> {
-        let file = sys::open_or_create(path, Access::ReadWrite, perms).at(Step::OpenLock, path)?;
+    /// Open (creating with `perms` if needed) the lock file at `path`; `temp` names a
+    /// fresh temporary beside it for the creation.
+    pub fn open(path: &Path, perms: &Perms, temp: &dyn Fn() -> PathBuf) -> Result<Self> {
+        let opened = sys::open_or_create(path, Access::ReadWrite, Follow::Never, perms, temp);
+        let (file, writable) = match opened {
+            Ok(file) => (file, true),
+            Err(e) if is_permission_error(&e) => {
+                match sys::open_file(path, Access::ReadOnly, Follow::Never) {
+                    Ok(file) => (file, false),
+                    Err(_) => return Err(e).at(Step::OpenLock, path),
+                }
+            }
+            Err(e) => return Err(e).at(Step::OpenLock, path),
+        };
+        let id = file
+            .metadata()
+            .at(Step::OpenLock, path)
+            .map(|m| sys::file_id(&m))?;
         Ok(LockFile {
             file,
             path: path.to_owned(),
+            id,
+            writable,
         })
     }
 
-    /// Block until this process holds the exclusive lock.
+    /// Block until this process holds the exclusive lock, or until a signal interrupts
+    /// the wait ([`Error::Interrupted`]: the caller decides whether to wait again).
     pub fn lock(&self) -> Result<LockGuard<'_>> {
         for _ in 0..SPINS {
             match self.file.try_lock() {
                 Ok(()) => return Ok(LockGuard { lock: self }),
                 Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+                Err(TryLockError::Error(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(TryLockError::Error(e)) => return Err(e).at(Step::Lock, &self.path),
             }
         }
-        self.file.lock().at(Step::Lock, &self.path)?;
-        Ok(LockGuard { lock: self })
+        match self.file.lock() {
+            Ok(()) => Ok(LockGuard { lock: self }),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(Error::Interrupted),
+            Err(e) => Err(e).at(Step::Lock, &self.path),
+        }
     }
 
-    /// Whether the file at the lock's path is still the one this handle has open (false
-    /// if it was deleted, e.g. with its directory). Where identity is unknown, true.
+    /// Whether the file at the lock's path is still the one this handle has open
+    /// (false if it was deleted or replaced). Where identity is unknown, or the path
+    /// cannot be checked for another reason than its absence, true.
     pub fn is_current(&self) -> bool {
-        let on_disk = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(_) => return false,
-        };
-        match (
-            sys::file_id(&on_disk),
-            self.file.metadata().ok().and_then(|m| sys::file_id(&m)),
-        ) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(on_disk) => match (sys::file_id(&on_disk), self.id) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            },
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
         }
     }
 
@@ -74,13 +107,18 @@ impl LockFile {
         Ok(text)
     }
 
-    /// Replace the lock file's content and sync it (CLH fsyncs it too). Call with the lock held.
-    pub fn write_content(&self, text: &str) -> io::Result<()> {
+    /// Replace the lock file's content and sync it (CLH fsyncs it too). Call with the
+    /// lock held. Returns false, storing nothing, when the file is read-only to us.
+    pub fn write_content(&self, text: &str) -> io::Result<bool> {
+        if !self.writable {
+            return Ok(false);
+        }
         let mut file = &self.file;
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
         file.write_all(text.as_bytes())?;
-        file.sync_data()
+        file.sync_data()?;
+        Ok(true)
     }
 
     /// The raw handle, to close it in a forked child.
@@ -89,8 +127,14 @@ impl LockFile {
     }
 }
 
+/// An open that failed only because this process may not write the file.
+fn is_permission_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied || e.kind() == io::ErrorKind::ReadOnlyFilesystem
+}
+
 /// Proof that the lock is held; releases it when dropped.
 #[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
 pub(crate) struct LockGuard<'a> {
     lock: &'a LockFile,
 }

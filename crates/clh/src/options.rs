@@ -1,10 +1,10 @@
 //! The builder: every option, validated when the writer is opened.
 
 use crate::error::{Context, Error, Result, Step};
-use crate::paths::{lock_path_for, Namer};
+use crate::paths::{lock_path_for, with_suffix, Namer};
 use crate::rotation::parent_dir;
 use crate::schedule::Schedule;
-use crate::sys::{self, Perms};
+use crate::sys::{self, FileKind, Perms};
 use crate::writer::LogWriter;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -158,7 +158,7 @@ impl Builder {
     ///     .namer(|p: &Path| PathBuf::from(format!("{}.old", p.display())));
     /// ```
     pub fn namer(mut self, namer: impl Fn(&Path) -> PathBuf + Send + Sync + 'static) -> Self {
-        self.namer = Some(std::sync::Arc::new(namer));
+        self.namer = Some(Namer::new(namer));
         self
     }
 
@@ -211,20 +211,56 @@ impl Builder {
     /// let err = clh::LogWriter::builder(&dir).open().unwrap_err();
     /// assert!(err.to_string().contains("is a directory"));
     /// ```
-    pub fn open(mut self) -> Result<LogWriter> {
+    pub fn open(self) -> Result<LogWriter> {
         self.validate()?;
-        self.path = std::path::absolute(&self.path).at(Step::Check, &self.path)?;
-        let dir = parent_dir(&self.path).to_owned();
+        let Builder {
+            path,
+            max_bytes,
+            backup_count,
+            gzip,
+            lock_dir,
+            perms,
+            keep_file_open,
+            debug,
+            namer,
+            header,
+            schedule,
+            clock,
+        } = self;
+        let path = std::path::absolute(&path).at(Step::Check, &path)?;
+        let dir = parent_dir(&path).to_owned();
         check_dir(&dir)?;
-        if let Some(lock_dir) = &self.lock_dir {
+        if let Some(lock_dir) = &lock_dir {
             fs::create_dir_all(lock_dir).at(Step::CreateDir, lock_dir)?;
             check_dir(lock_dir)?;
         }
-        if !sys::CAN_KEEP_LOG_OPEN {
-            self.keep_file_open = false;
+        let lock_path = lock_path_for(&path, lock_dir.as_deref());
+        check_name(&lock_path)?;
+        check_name(&path)?;
+        // The longest backup name this writer will make (before any namer).
+        let gz = if gzip { ".gz" } else { "" };
+        let longest_backup = match &schedule {
+            Some(s) => Some(format!(".{}{gz}", s.format(clock.now()))),
+            None if backup_count > 0 => Some(format!(".{backup_count}{gz}")),
+            None => None,
+        };
+        if let Some(suffix) = longest_backup {
+            check_name(&with_suffix(&path, &suffix))?;
         }
-        let lock_path = lock_path_for(&self.path, self.lock_dir.as_deref());
-        LogWriter::from_builder(self, lock_path)
+        let cfg = Config {
+            path,
+            lock_path,
+            max_bytes,
+            backup_count,
+            gzip,
+            perms,
+            keep_file_open: keep_file_open && sys::CAN_KEEP_LOG_OPEN,
+            debug,
+            header,
+            schedule,
+            clock,
+        };
+        LogWriter::from_config(cfg, namer)
     }
 
     fn validate(&self) -> Result<()> {
@@ -235,11 +271,25 @@ impl Builder {
         if p.as_os_str().is_empty() {
             return Err(Error::invalid("path", "\"\"", "is empty"));
         }
-        if p.file_name().is_none() || p.to_string_lossy().ends_with('/') {
+        for (option, path) in [("path", Some(p)), ("lock_dir", self.lock_dir.as_ref())] {
+            if path.is_some_and(|p| p.as_os_str().as_encoded_bytes().contains(&0)) {
+                let shown = format!("{:?}", path.expect("checked above"));
+                return Err(Error::invalid(option, shown, "contains a NUL byte"));
+            }
+        }
+        if p.file_name().is_none() || p.as_os_str().as_encoded_bytes().ends_with(b"/") {
             return Err(Error::invalid("path", p.display(), "does not name a file"));
         }
-        if p.is_dir() {
-            return Err(Error::invalid("path", p.display(), "is a directory"));
+        // The log path may be a link, but to a regular file (or to nothing yet).
+        if let Ok(meta) = fs::metadata(p) {
+            let kind = FileKind::of(&meta);
+            if kind != FileKind::Regular {
+                return Err(Error::NotRegular {
+                    step: Step::Check,
+                    path: p.clone(),
+                    kind,
+                });
+            }
         }
         if let Some(mode) = self.perms.mode {
             if mode > 0o7777 {
@@ -265,6 +315,20 @@ impl Builder {
 
 fn check_dir(dir: &Path) -> Result<()> {
     sys::check_dir_writable(dir).at(Step::Check, dir)
+}
+
+/// Fail with [`Error::NameTooLong`] if `path`'s file name is longer than its
+/// directory's file system allows.
+fn check_name(path: &Path) -> Result<()> {
+    let len = path.file_name().map_or(0, |n| n.len());
+    match sys::name_max(parent_dir(path)) {
+        Some(max) if len > max => Err(Error::NameTooLong {
+            path: path.to_owned(),
+            len,
+            max,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The resolved, immutable configuration a writer runs with.

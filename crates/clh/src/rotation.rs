@@ -27,11 +27,12 @@
 //!   handed to the compressor; abandoned compressor temporaries are deleted.
 
 use crate::compress::{self, Backup};
-use crate::error::{Context, Result, Step};
-use crate::paths::{rotating_prefix, with_suffix, BackupNames};
+use crate::error::{Context, Error, Result, Step};
+use crate::paths::{self, with_suffix, BackupNames};
 use crate::schedule::Schedule;
-use crate::sys;
-use std::fs::{self, File, OpenOptions};
+use crate::sys::{self, Access, Follow};
+use std::ffi::OsString;
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -48,24 +49,13 @@ pub(crate) struct Rotation<'a> {
 }
 
 impl Rotation<'_> {
-    /// Rotate the log (which must exist): to slot 1, or to `app.log.<stamp>` with a
-    /// schedule. Returns the new backup if it is to be compressed.
-    pub fn rotate(&self, stamp: &str) -> Result<Option<Backup>> {
-        let backup = match self.schedule {
-            None if self.backup_count == 0 => {
-                self.trace("truncating (backup count 0)");
-                OpenOptions::new()
-                    .write(true)
-                    .open(self.log)
-                    .and_then(|f| f.set_len(0))
-                    .at(Step::Truncate, self.log)?;
-                return Ok(None);
-            }
-            None => {
-                self.make_room()?;
-                self.names.slot(1, false)
-            }
-            Some(schedule) => {
+    /// Rotate the log (which must exist, and `backup_count > 0` without a schedule):
+    /// to slot 1, or to `app.log.<stamp>` with a schedule. Returns the new backup if it
+    /// is to be compressed. A name the namer does not know yet postpones the rotation
+    /// before anything is renamed ([`Error::NamePending`]).
+    pub fn rotate(&self, stamp: Option<&str>) -> Result<Option<Backup>> {
+        let backup = match (self.schedule, stamp) {
+            (Some(schedule), Some(stamp)) => {
                 // After every backup of this period, even if retention removed the
                 // first ones (reusing a freed name would sort it oldest).
                 let last = self
@@ -75,20 +65,28 @@ impl Rotation<'_> {
                     .map(|((_, counter), _)| counter)
                     .max();
                 let target = match last {
-                    None => self.names.dated(stamp, None),
-                    Some(c) => self.names.dated(stamp, Some(c + 1)),
+                    None => self.names.dated(stamp, None)?,
+                    Some(c) => self.names.dated(stamp, Some(c + 1))?,
                 };
-                if self.taken(&target) {
+                if taken(&target) {
                     let e = io::Error::new(io::ErrorKind::AlreadyExists, "backup name taken");
                     return Err(e).at(Step::Rotate, &target);
                 }
                 target
             }
+            _ => {
+                self.make_room()?;
+                self.names.slot(1, false)?
+            }
         };
         fs::rename(self.log, &backup).at(Step::Rotate, self.log)?;
         self.trace(&format!("backup {}", backup.display()));
         if let Some(schedule) = self.schedule {
-            self.apply_retention(schedule)?;
+            match self.apply_retention(schedule) {
+                // Unsure which files are ours: delete nothing this time.
+                Err(Error::NamePending { .. }) => {}
+                other => other?,
+            }
         }
         if self.gzip {
             return Backup::open(backup).map(Some);
@@ -96,57 +94,94 @@ impl Rotation<'_> {
         Ok(None)
     }
 
-    /// Finish what killed processes left behind; returns the uncompressed backups
-    /// that should be compressed (none unless gzip is on).
-    pub fn recover(&self) -> Result<Vec<Backup>> {
+    /// Finish what killed processes left behind. Returns the uncompressed backups that
+    /// should be compressed (none unless gzip is on), and the first problem met: a
+    /// file that cannot be recovered is left as it is and the others are still handled.
+    pub fn recover(&self) -> (Vec<Backup>, Option<Error>) {
+        let mut problem = None;
+        let mut note = |result: Result<()>| {
+            if let Err(e) = result {
+                if !matches!(e, Error::NamePending { .. }) {
+                    self.trace(&format!("recovery: {e}"));
+                    problem.get_or_insert(e);
+                }
+            }
+        };
         if self.schedule.is_none() {
-            self.recover_clh_orphans()?;
+            note(self.recover_clh_orphans());
         }
-        self.remove_abandoned_temporaries()?;
+        note(self.remove_abandoned_temporaries());
         let mut to_compress = Vec::new();
         if !self.gzip {
             // Only gzip writers leave compressions half done (all sharers use one setting).
-            return Ok(to_compress);
+            return (to_compress, problem);
         }
-        for plain in self.plain_backups()? {
-            let gz = with_suffix(&plain, ".gz");
-            let Ok(file) = File::open(&plain) else {
-                continue;
-            };
-            if file.try_lock().is_err() {
-                continue; // a compressor is working on it
+        let plain = match self.plain_backups() {
+            Ok(plain) => plain,
+            Err(e) => {
+                note(Err(e));
+                Vec::new()
             }
-            let _ = file.unlock();
-            if fs::symlink_metadata(&gz).is_ok() {
-                self.trace(&format!("recovering {}", plain.display()));
-                if compress::is_complete(&gz, file.metadata().at(Step::Recover, &plain)?.len()) {
-                    remove_if_present(&plain)?;
-                    continue;
-                }
-                remove_if_present(&gz)?;
+        };
+        for plain in plain {
+            match self.recover_compression(&plain) {
+                Ok(Some(backup)) => to_compress.push(backup),
+                Ok(None) => {}
+                Err(e) => note(Err(e)),
             }
-            self.trace(&format!(
-                "compressing {} (found uncompressed)",
-                plain.display()
-            ));
-            to_compress.push(Backup { path: plain, file });
         }
-        Ok(to_compress)
+        (to_compress, problem)
+    }
+
+    /// An uncompressed backup `plain` that no compressor holds: settle `X` + `X.gz`
+    /// (keep the complete one) and return `X` if it still needs compressing.
+    fn recover_compression(&self, plain: &Path) -> Result<Option<Backup>> {
+        let file = match sys::open_file(plain, Access::ReadOnly, Follow::Never) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).at(Step::Recover, plain),
+        };
+        if file.try_lock().is_err() {
+            return Ok(None); // a compressor is working on it
+        }
+        let _ = file.unlock();
+        let gz = with_suffix(plain, ".gz");
+        if fs::symlink_metadata(&gz).is_ok() {
+            self.trace(&format!("recovering {}", plain.display()));
+            let len = file.metadata().at(Step::Recover, plain)?.len();
+            if compress::is_complete(&gz, len) {
+                remove_if_present(plain)?;
+                return Ok(None);
+            }
+            remove_if_present(&gz)?;
+        }
+        self.trace(&format!(
+            "compressing {} (found uncompressed)",
+            plain.display()
+        ));
+        Ok(Some(Backup {
+            path: plain.to_owned(),
+            file,
+        }))
     }
 
     /// Where the uncompressed backup with identity `id`, first named `was`, is now
     /// (numbered backups move one slot per rotation).
-    pub fn locate(&self, was: &Path, id: Option<sys::FileId>) -> Option<PathBuf> {
-        let same = |p: &Path| fs::metadata(p).ok().and_then(|m| sys::file_id(&m)) == id;
+    pub fn locate(&self, was: &Path, id: Option<sys::FileId>) -> Result<Option<PathBuf>> {
+        let same = |p: &Path| fs::symlink_metadata(p).ok().and_then(|m| sys::file_id(&m)) == id;
         if fs::symlink_metadata(was).is_ok() && (id.is_none() || same(was)) {
-            return Some(was.to_owned());
+            return Ok(Some(was.to_owned()));
         }
         if self.schedule.is_some() || id.is_none() {
-            return None;
+            return Ok(None);
         }
-        (1..=self.backup_count)
-            .map(|k| self.names.slot(k, false))
-            .find(|p| same(p))
+        for k in 1..=self.backup_count {
+            let p = self.names.slot(k, false)?;
+            if same(&p) {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
     }
 
     /// Uncompressed backups: numbered slots up to the first empty one, or dated names.
@@ -157,28 +192,39 @@ impl Rotation<'_> {
                 .into_iter()
                 .filter(|p| p.extension().is_none_or(|e| e != "gz"))
                 .collect()),
-            None => Ok((1..=self.backup_count)
-                .take_while(|&k| self.occupied(k))
-                .map(|k| self.names.slot(k, false))
-                .filter(|p| fs::symlink_metadata(p).is_ok())
-                .collect()),
+            None => {
+                let mut plain = Vec::new();
+                for k in 1..=self.backup_count {
+                    if !self.occupied(k)? {
+                        break;
+                    }
+                    let p = self.names.slot(k, false)?;
+                    if fs::symlink_metadata(&p).is_ok() {
+                        plain.push(p);
+                    }
+                }
+                Ok(plain)
+            }
         }
     }
 
+    /// Delete our hidden temporaries that nobody holds: their creator (which keeps a
+    /// `flock` on each while it lives) died, or they were planted. Any of our names
+    /// that is not a regular file is removed too (unlinking never follows a link).
     fn remove_abandoned_temporaries(&self) -> Result<()> {
         let dir = parent_dir(self.log);
-        let creating = sys::temp_prefix(self.log);
-        let compressing = compress::temp_prefix(self.log);
         for entry in fs::read_dir(dir).at(Step::Recover, dir)? {
             let entry = entry.at(Step::Recover, dir)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Files are created under the lock, so a creation temporary seen here is
-            // abandoned; a compressor holds a `flock` on its temporary while it lives.
-            let abandoned = name.starts_with(&creating)
-                || (name.starts_with(&compressing)
-                    && File::open(entry.path()).is_ok_and(|f| f.try_lock().is_ok()));
+            if !paths::is_temp_of(self.log, &entry.file_name()) {
+                continue;
+            }
+            let path = entry.path();
+            let abandoned = match sys::open_file(&path, Access::ReadOnly, Follow::Never) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(e) => e.kind() == io::ErrorKind::InvalidInput, // not a regular file
+            };
             if abandoned {
-                remove_if_present(&entry.path())?;
+                remove_if_present(&path)?;
             }
         }
         Ok(())
@@ -188,20 +234,21 @@ impl Rotation<'_> {
     /// lock: any such file seen under the lock is a rotation its writer died in.
     fn recover_clh_orphans(&self) -> Result<()> {
         let dir = parent_dir(self.log);
-        let prefix = rotating_prefix(self.log);
         let mut raw = Vec::new();
         let mut gz = Vec::new();
         for entry in fs::read_dir(dir).at(Step::Recover, dir)? {
             let entry = entry.at(Step::Recover, dir)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(rest) = name.strip_prefix(&prefix) {
-                if rest.ends_with(".gz") {
-                    gz.push(entry.path());
-                } else if rest.ends_with(".part") {
-                    remove_if_present(&entry.path())?;
-                } else {
-                    raw.push(entry.path());
-                }
+            let name = entry.file_name();
+            if !paths::is_clh_rotating(self.log, &name) {
+                continue;
+            }
+            let name = name.as_encoded_bytes();
+            if name.ends_with(b".gz") {
+                gz.push(entry.path());
+            } else if name.ends_with(b".part") {
+                remove_if_present(&entry.path())?;
+            } else {
+                raw.push(entry.path());
             }
         }
         let mut orphans = Vec::new();
@@ -222,7 +269,7 @@ impl Rotation<'_> {
             }
             let is_gz = orphan.extension().is_some_and(|e| e == "gz");
             self.make_room()?;
-            fs::rename(orphan, self.names.slot(1, is_gz)).at(Step::Recover, orphan)?;
+            fs::rename(orphan, self.names.slot(1, is_gz)?).at(Step::Recover, orphan)?;
         }
         Ok(())
     }
@@ -230,9 +277,16 @@ impl Rotation<'_> {
     /// Make slot 1 free, keeping at most `backup_count` backups.
     fn make_room(&self) -> Result<()> {
         let n = self.backup_count;
-        let gap = match (1..=n).find(|&k| !self.occupied(k)) {
+        let mut gap = None;
+        for k in 1..=n {
+            if !self.occupied(k)? {
+                gap = Some(k);
+                break;
+            }
+        }
+        let gap = match gap {
             Some(gap) => {
-                if gap < n && self.occupied(gap + 1) {
+                if gap < n && self.occupied(gap + 1)? {
                     // Backups above a hole: a shift that a killed writer left half done.
                     self.trace(&format!("recovering an interrupted shift at slot {gap}"));
                 }
@@ -240,15 +294,15 @@ impl Rotation<'_> {
             }
             None => {
                 for gz in [false, true] {
-                    remove_if_present(&self.names.slot(n, gz))?;
+                    remove_if_present(&self.names.slot(n, gz)?)?;
                 }
                 n
             }
         };
         for k in (1..gap).rev() {
             for gz in [false, true] {
-                let from = self.names.slot(k, gz);
-                match fs::rename(&from, self.names.slot(k + 1, gz)) {
+                let from = self.names.slot(k, gz)?;
+                match fs::rename(&from, self.names.slot(k + 1, gz)?) {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     other => other.at(Step::Rotate, &from)?,
                 }
@@ -257,13 +311,8 @@ impl Rotation<'_> {
         Ok(())
     }
 
-    fn occupied(&self, k: u32) -> bool {
-        self.taken(&self.names.slot(k, false))
-    }
-
-    /// Whether `name` or `name.gz` exists.
-    fn taken(&self, name: &Path) -> bool {
-        fs::symlink_metadata(name).is_ok() || fs::symlink_metadata(with_suffix(name, ".gz")).is_ok()
+    fn occupied(&self, k: u32) -> Result<bool> {
+        Ok(taken(&self.names.slot(k, false)?))
     }
 
     /// Keep the newest `backup_count` dated backups (0: keep all).
@@ -289,16 +338,27 @@ impl Rotation<'_> {
             .collect())
     }
 
-    /// Dated backups with their `(stamp, counter)`, oldest first.
+    /// Dated backups with their `(stamp, counter)`, oldest first. With a deferred
+    /// namer, every name it does not know yet is asked for before the first
+    /// [`Error::NamePending`] is returned, so one round of answers is enough.
     fn dated_backups_keyed(&self, schedule: &Schedule) -> Result<Vec<((String, u32), PathBuf)>> {
         let dir = parent_dir(self.log);
         let mut found = Vec::new();
+        let mut pending = None;
         for entry in fs::read_dir(dir).at(Step::Rotate, dir)? {
             let entry = entry.at(Step::Rotate, dir)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(key) = self.names.parse_dated(&name, schedule) {
-                found.push((key, entry.path()));
+            let name: OsString = entry.file_name();
+            match self.names.parse_dated(&name, schedule) {
+                Ok(Some(key)) => found.push((key, entry.path())),
+                Ok(None) => {}
+                Err(e @ Error::NamePending { .. }) => {
+                    pending.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
+        }
+        if let Some(e) = pending {
+            return Err(e);
         }
         found.sort();
         Ok(found)
@@ -311,6 +371,11 @@ impl Rotation<'_> {
     }
 }
 
+/// Whether `name` or `name.gz` exists (as anything: a planted link still takes a slot).
+fn taken(name: &Path) -> bool {
+    fs::symlink_metadata(name).is_ok() || fs::symlink_metadata(with_suffix(name, ".gz")).is_ok()
+}
+
 /// The directory holding `path` (`.` for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -320,7 +385,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
+    fs::symlink_metadata(path).and_then(|m| m.modified()).ok()
 }
 
 pub(crate) fn remove_if_present(path: &Path) -> Result<()> {

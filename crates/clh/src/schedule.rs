@@ -97,15 +97,38 @@ pub struct Schedule {
     suffix: String,
 }
 
+/// The longest period a schedule may have, in years (longer ones would overflow the
+/// calendar arithmetic long before they could ever rotate).
+const MAX_PERIOD_YEARS: u64 = 100;
+const MAX_PERIOD_SECONDS: u64 = MAX_PERIOD_YEARS * 31_557_600;
+
 impl Schedule {
     /// A schedule in the system's local time zone; `interval` must be at least 1.
     ///
     /// ```
     /// assert!(clh::Schedule::new(clh::When::Hour, 0).is_err());
+    /// let err = clh::Schedule::new(clh::When::Day, 1_000_000).unwrap_err();
+    /// assert!(err.to_string().contains("too large"));
     /// ```
     pub fn new(when: When, interval: u32) -> Result<Self> {
         if interval == 0 {
             return Err(Error::invalid("interval", interval, "must be at least 1"));
+        }
+        let unit_seconds: u64 = match when {
+            When::Second => 1,
+            When::Minute => 60,
+            When::Hour => 3600,
+            When::Day | When::Midnight => 86_400,
+            When::Weekday(_) => 7 * 86_400,
+        };
+        if unit_seconds * u64::from(interval) > MAX_PERIOD_SECONDS {
+            return Err(Error::invalid(
+                "interval",
+                interval,
+                format!(
+                    "is too large: a period may last at most {MAX_PERIOD_YEARS} years ({MAX_PERIOD_SECONDS} seconds)"
+                ),
+            ));
         }
         Ok(Schedule {
             when,

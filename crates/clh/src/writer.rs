@@ -1,19 +1,25 @@
 //! The write path: records appended under the cross-process lock, one `write()` each
 //! (or one per batch), rotation decided and carried out under that same lock.
 //!
-//! Per record, with the log kept open: `flock(LOCK_EX)`, `stat(path)` (the real size
-//! of the file every process writes, and whether another process has rotated it
-//! away), `write()`, `flock(LOCK_UN)`. Nothing else unless a rotation is due.
+//! Per record, with the log kept open: `flock(LOCK_EX)`, `stat(lock path)` (the lock
+//! file is still the one at its path: not deleted or replaced by someone else),
+//! `stat(log path)` (the real size of the file every process writes, and whether
+//! another process has rotated it away), `write()`, `flock(LOCK_UN)`. Nothing else
+//! unless a rotation is due.
+//!
+//! What goes wrong around a write never costs the record: a failed recovery, rotation
+//! or compression is reported after the record is written. Only a failed lock or
+//! write loses it, and then the caller gets the error.
 
 use crate::compress::{self, Backup, Compressor, Owner};
 use crate::error::{Context, Error, Result, Step};
 use crate::fork::{Abandon, ForkLocal};
 use crate::lock::LockFile;
 use crate::options::{Builder, Config};
-use crate::paths::{BackupNames, Namer};
-use crate::rotation::Rotation;
+use crate::paths::{self, BackupNames, Namer, Temp};
+use crate::rotation::{parent_dir, Rotation};
 use crate::schedule::{Schedule, MIN_VALID_TIMESTAMP};
-use crate::sys::{self, Access, FileId};
+use crate::sys::{self, Access, FileId, Follow};
 use crate::trigger::SizeTrigger;
 use jiff::Timestamp;
 use std::fs::{self, File};
@@ -21,6 +27,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+/// How many times in a row a writer reopens a lock file it finds deleted or replaced
+/// before it reports an error (someone keeps replacing it).
+const MAX_LOCK_REOPENS: u32 = 16;
 
 /// Appends records to a log file shared with any number of threads and processes,
 /// rotating it by size and/or time. Cheap to share: `&LogWriter` is `Sync`.
@@ -135,6 +145,26 @@ impl Abandon for Slot {
     }
 }
 
+/// What a call does when something interrupts it before it has written a record: a
+/// signal during the wait for the lock, or a rotation whose backup name a deferred
+/// [`Namer`] does not know yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interrupts {
+    /// Carry on: wait for the lock again; write the record and rotate later.
+    Absorb,
+    /// Return [`Error::Interrupted`] or [`Error::NamePending`], so that the caller
+    /// can run its signal handlers or ask its namer, then call again with the records
+    /// not written yet.
+    Return,
+}
+
+/// How far a batch got: records `..written` are in the file; `result` is the first
+/// error (a failed write, or what went wrong around the records after they were written).
+pub(crate) struct Progress {
+    pub written: usize,
+    pub result: Result<()>,
+}
+
 impl LogWriter {
     /// Start configuring a writer for the log at `path`.
     ///
@@ -145,23 +175,10 @@ impl LogWriter {
         Builder::new(path.as_ref().to_owned())
     }
 
-    pub(crate) fn from_builder(b: Builder, lock_path: PathBuf) -> Result<Self> {
-        let cfg = Config {
-            path: b.path,
-            lock_path,
-            max_bytes: b.max_bytes,
-            backup_count: b.backup_count,
-            gzip: b.gzip,
-            perms: b.perms,
-            keep_file_open: b.keep_file_open,
-            debug: b.debug,
-            header: b.header,
-            schedule: b.schedule,
-            clock: b.clock,
-        };
+    pub(crate) fn from_config(cfg: Config, namer: Option<Namer>) -> Result<Self> {
         let slot = Slot::default();
         // Open the lock file now: a bad lock directory or permissions fail here.
-        let lock = LockFile::open(&cfg.lock_path, &cfg.perms)?;
+        let lock = LockFile::open(&cfg.lock_path, &cfg.perms, &cfg.lock_temp())?;
         if cfg.keep_file_open {
             slot.lock_fd.store(lock.raw_handle(), Ordering::Release);
             slot.state().lock = Some(lock);
@@ -169,7 +186,7 @@ impl LogWriter {
         let shared = Shared {
             trigger: SizeTrigger::new(cfg.max_bytes),
             cfg,
-            namer: RwLock::new(b.namer),
+            namer: RwLock::new(namer),
             slot: ForkLocal::new(slot),
             rollovers: AtomicU64::new(0),
             background_error: Mutex::new(None),
@@ -184,7 +201,9 @@ impl LogWriter {
     /// in a single `write()`, whole. If a due rotation fails, the record is still
     /// written and the rotation's error returned; if the write itself fails, any
     /// partial record is cut off again so the file never holds a torn record. An
-    /// error of the compression thread is returned by the next call, once.
+    /// error of the compression thread is returned by the next call, once. A signal
+    /// that interrupts the wait for the lock is waited through (see
+    /// [`interruptible`](Self::interruptible)).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -208,27 +227,62 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_batch<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<()> {
+        self.append(records, Interrupts::Absorb).result
+    }
+
+    /// The same writer, but a call returns control before it writes a record when it
+    /// is interrupted: by a signal during the wait for the lock ([`Error::Interrupted`],
+    /// so that the caller can run its signal handlers and call again, Python's rule in
+    /// PEP 475), or by a due rotation whose name a deferred [`Namer`] does not know yet
+    /// ([`Error::NamePending`], so that the caller can ask its namer, outside the lock,
+    /// and call again: the rotation then comes before the record, as it should).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// loop {
+    ///     match writer.interruptible().write(b"x\n") {
+    ///         Err(clh::Error::Interrupted) => continue, // run handlers here
+    ///         other => break other?,
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn interruptible(&self) -> Interruptible<'_> {
+        Interruptible(self)
+    }
+
+    /// Write `records`, reporting how many reached the file.
+    pub(crate) fn append<R: AsRef<[u8]>>(&self, records: &[R], interrupts: Interrupts) -> Progress {
+        let mut written = 0;
         let mut chunk = Vec::new();
-        let result = self.locked(|s| {
+        let result = self.locked(interrupts, |s| {
             let mut size = s.current_size()?;
-            let mut rotation_error = None;
             // Records `start..i` wait to be written in one chunk of `pending` bytes.
             let (mut start, mut pending) = (0, 0);
             for (i, record) in records.iter().enumerate() {
-                if let Some(due) = s.due(size + pending)? {
+                if let Some(due) = s.due(size + pending) {
                     s.append(&records[start..i], size, &mut chunk)?;
+                    written = i;
                     (start, pending) = (i, 0);
-                    if let Err(e) = s.rotate(due) {
-                        rotation_error.get_or_insert(e);
+                    match s.rotate(due) {
+                        Ok(()) => {}
+                        Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
+                            return Err(e); // records before this one are written
+                        }
+                        Err(Error::NamePending { .. }) => {} // rotate at a later write
+                        Err(e) => s.note(e),
                     }
                     size = s.current_size()?;
                 }
                 pending += record.as_ref().len() as u64;
             }
             s.append(&records[start..], size, &mut chunk)?;
-            rotation_error.map_or(Ok(()), Err)
+            written = records.len();
+            Ok(())
         });
-        result.and_then(|()| self.take_background_error())
+        let result = result.and_then(|()| self.take_background_error());
+        Progress { written, result }
     }
 
     /// Whether the log, as it is on disk now, is due for rotation (by size or time).
@@ -242,13 +296,18 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn should_rotate(&self) -> Result<bool> {
-        self.locked(|s| {
+        self.should_rotate_with(Interrupts::Absorb)
+    }
+
+    fn should_rotate_with(&self, interrupts: Interrupts) -> Result<bool> {
+        self.locked(interrupts, |s| {
             let size = s.current_size()?;
-            Ok(s.due(size)?.is_some())
+            Ok(s.due(size).is_some())
         })
     }
 
-    /// Rotate now, whatever the size (`doRollover()`).
+    /// Rotate now, whatever the size (`doRollover()`). With a deferred
+    /// [`Namer`] that does not know a name yet: [`Error::NamePending`], nothing done.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -259,7 +318,11 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rotate(&self) -> Result<()> {
-        self.locked(|s| {
+        self.rotate_with(Interrupts::Absorb)
+    }
+
+    fn rotate_with(&self, interrupts: Interrupts) -> Result<()> {
+        self.locked(interrupts, |s| {
             s.current_size()?;
             s.rotate(Due::Forced)
         })
@@ -279,8 +342,23 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_for_compression(&self) -> Result<()> {
-        self.compressor().wait_idle();
+        self.compressor().wait_idle(None);
         self.take_background_error()
+    }
+
+    /// Like [`wait_for_compression`](Self::wait_for_compression), but wait at most
+    /// `timeout`: `Ok(false)` if compressions are still running then (they go on, and
+    /// if the process ends first, the next writer's recovery finishes them).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// assert!(writer.wait_for_compression_within(std::time::Duration::from_secs(1))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for_compression_within(&self, timeout: std::time::Duration) -> Result<bool> {
+        let idle = self.compressor().wait_idle(Some(timeout));
+        self.take_background_error().map(|()| idle)
     }
 
     /// With a time schedule: the next rollover time this process knows of (as shared
@@ -348,8 +426,9 @@ impl LogWriter {
         &self.shared.cfg.lock_path
     }
 
-    /// Finish pending compressions, then close the log and lock file. The writer
-    /// stays usable: the next write reopens them.
+    /// Finish pending compressions (waiting at most [`STALL_LIMIT`](crate::STALL_LIMIT)
+    /// for them), then close the log and lock file. The writer stays usable: the next
+    /// write reopens them.
     ///
     /// ```
     /// let writer = clh::LogWriter::builder(std::env::temp_dir().join("r.log")).open()?;
@@ -358,14 +437,14 @@ impl LogWriter {
     /// # Ok::<(), clh::Error>(())
     /// ```
     pub fn close(&self) -> Result<()> {
-        let waited = self.wait_for_compression();
+        let waited = self.wait_for_compression_within(crate::STALL_LIMIT);
         let slot = self.shared.slot();
         let mut state = slot.state();
         state.log = None;
         state.lock = None;
         slot.log_fd.store(NO_FD, Ordering::Release);
         slot.lock_fd.store(NO_FD, Ordering::Release);
-        waited
+        waited.map(|_| ())
     }
 
     fn compressor(&self) -> &Compressor {
@@ -383,9 +462,13 @@ impl LogWriter {
     }
 
     /// Run `f` holding the lock, then hand any backups it produced to the compressor.
-    fn locked<T>(&self, f: impl FnMut(&mut Session<'_>) -> Result<T>) -> Result<T> {
+    fn locked<T>(
+        &self,
+        interrupts: Interrupts,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut to_compress = Vec::new();
-        let result = self.shared.locked(&mut to_compress, f);
+        let result = self.shared.locked(&mut to_compress, interrupts, f);
         if !to_compress.is_empty() {
             let owner: Arc<dyn Owner> = self.shared.clone();
             for backup in to_compress {
@@ -396,18 +479,65 @@ impl LogWriter {
     }
 }
 
+/// A [`LogWriter`] whose calls return [`Error::Interrupted`] or
+/// [`Error::NamePending`] instead of carrying on (see [`LogWriter::interruptible`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Interruptible<'a>(&'a LogWriter);
+
+impl Interruptible<'_> {
+    /// [`LogWriter::write`], or [`Error::Interrupted`] / [`Error::NamePending`] with
+    /// nothing written.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.interruptible().write(b"x\n")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write(&self, record: &[u8]) -> Result<()> {
+        self.0.append(&[record], Interrupts::Return).result
+    }
+
+    /// [`LogWriter::should_rotate`], or [`Error::Interrupted`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// assert!(!writer.interruptible().should_rotate()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn should_rotate(&self) -> Result<bool> {
+        self.0.should_rotate_with(Interrupts::Return)
+    }
+
+    /// [`LogWriter::rotate`], or [`Error::Interrupted`] / [`Error::NamePending`] with
+    /// nothing done.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.interruptible().rotate()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotate(&self) -> Result<()> {
+        self.0.rotate_with(Interrupts::Return)
+    }
+}
+
 impl Shared {
     /// This process's slot, replacing the parent's after a fork.
     fn slot(&self) -> &Slot {
         self.slot.get(Slot::default)
     }
 
-    /// Run `f` with this process's state, holding the cross-process lock. Backups to
-    /// compress are added to `to_compress`.
+    /// Run `f` with this process's state, holding the cross-process lock on the file
+    /// that is at the lock path now. Backups to compress are added to `to_compress`.
+    /// An error `f` noted besides its result (recovery, rotation) is returned after it.
     fn locked<T>(
         &self,
         to_compress: &mut Vec<Backup>,
-        mut f: impl FnMut(&mut Session<'_>) -> Result<T>,
+        interrupts: Interrupts,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T>,
     ) -> Result<T> {
         let slot = self.slot();
         let mut state = slot.state();
@@ -417,52 +547,66 @@ impl Shared {
             next_rollover,
             recovered,
         } = &mut *state;
-        let mut attempts = 0;
-        loop {
+        let mut f = Some(f);
+        let mut reopens = 0;
+        let (result, unlocked) = loop {
             if lock.is_none() {
-                let opened = LockFile::open(&self.cfg.lock_path, &self.cfg.perms)?;
+                let opened =
+                    LockFile::open(&self.cfg.lock_path, &self.cfg.perms, &self.cfg.lock_temp())?;
                 slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
                 *lock = Some(opened);
             }
             let lock_file = lock.as_ref().expect("lock file opened above");
-            let guard = lock_file.lock()?;
-            let mut session = Session {
-                writer: self,
-                slot,
-                lock: lock_file,
-                log,
-                next_rollover,
-                to_compress,
-                rotated: 0,
-                stale_lock: false,
-                just_rotated: false,
+            let guard = match lock_file.lock() {
+                Err(Error::Interrupted) if interrupts == Interrupts::Absorb => continue,
+                other => other?,
             };
-            let mut result = Ok(());
-            if !*recovered {
-                // A process's first look: finish what crashed processes left behind.
-                result = session.recover();
-                *recovered = result.is_ok();
+            if lock_file.is_current() {
+                let mut session = Session {
+                    writer: self,
+                    slot,
+                    lock: lock_file,
+                    log,
+                    next_rollover,
+                    to_compress,
+                    rotated: 0,
+                    noted: None,
+                };
+                if !*recovered {
+                    // A process's first look: finish what crashed processes left behind.
+                    *recovered = true;
+                    session.recover();
+                }
+                let f = f.take().expect("called once: the loop ends here");
+                let result = f(&mut session);
+                let (rotated, noted) = (session.rotated, session.noted.take());
+                if !self.cfg.keep_file_open {
+                    session.close_log();
+                }
+                self.rollovers.fetch_add(rotated, Ordering::Relaxed);
+                let result = result.and_then(|value| noted.map_or(Ok(value), Err));
+                break (result, guard.unlock());
             }
-            let result = result.and_then(|()| f(&mut session));
-            let (rotated, stale_lock) = (session.rotated, session.stale_lock);
-            if !self.cfg.keep_file_open {
-                session.close_log();
+            // Deleted or replaced while we were not holding it: whoever opens the path
+            // now locks another file. Let go, reopen, lock that one.
+            drop(guard);
+            *lock = None;
+            slot.lock_fd.store(NO_FD, Ordering::Release);
+            self.trace("the lock file was deleted or replaced: reopening it");
+            reopens += 1;
+            if reopens > MAX_LOCK_REOPENS {
+                let e = io::Error::other("the lock file keeps being deleted or replaced");
+                return Err(e).at(Step::Lock, &self.cfg.lock_path);
             }
-            let unlocked = guard.unlock();
-            if unlocked.is_err() || stale_lock || !self.cfg.keep_file_open {
-                // Closing releases the lock whatever happened to the unlock.
-                *lock = None;
-                slot.lock_fd.store(NO_FD, Ordering::Release);
-            }
-            self.rollovers.fetch_add(rotated, Ordering::Relaxed);
-            attempts += 1;
-            if stale_lock && attempts < 3 {
-                continue;
-            }
-            let value = result?;
-            unlocked?;
-            return Ok(value);
+        };
+        if unlocked.is_err() || !self.cfg.keep_file_open {
+            // Closing releases the lock whatever happened to the unlock.
+            *lock = None;
+            slot.lock_fd.store(NO_FD, Ordering::Release);
         }
+        let value = result?;
+        unlocked?;
+        Ok(value)
     }
 
     fn rotation(&self) -> Rotation<'_> {
@@ -481,15 +625,19 @@ impl Shared {
             schedule: cfg.schedule.as_ref(),
         }
     }
+
+    fn trace(&self, msg: &str) {
+        self.rotation().trace(msg);
+    }
 }
 
 impl Owner for Shared {
     fn finish(&self, was: &Path, id: Option<FileId>, compressed: &Path) -> Result<()> {
         // Compression never rotates, so nothing new to compress comes out of this.
         let mut none = Vec::new();
-        self.locked(&mut none, |_| {
+        self.locked(&mut none, Interrupts::Absorb, |_| {
             let rotation = self.rotation();
-            let current = rotation.locate(was, id);
+            let current = rotation.locate(was, id)?;
             rotation.trace(&format!("compressed {}", was.display()));
             compress::install(current, compressed)
         })
@@ -497,7 +645,7 @@ impl Owner for Shared {
 
     fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let mut none = Vec::new();
-        self.locked(&mut none, |_| f())
+        self.locked(&mut none, Interrupts::Absorb, |_| f())
     }
 
     fn report(&self, error: Error) {
@@ -525,6 +673,13 @@ impl std::fmt::Debug for LogWriter {
     }
 }
 
+impl Config {
+    /// Fresh temporaries for creating the lock file, beside it.
+    fn lock_temp(&self) -> impl Fn() -> PathBuf + '_ {
+        move || paths::temp_path(&self.path, parent_dir(&self.lock_path), Temp::New)
+    }
+}
+
 /// What a writer may do while it holds the lock.
 struct Session<'a> {
     writer: &'a Shared,
@@ -534,11 +689,9 @@ struct Session<'a> {
     next_rollover: &'a mut Option<Timestamp>,
     to_compress: &'a mut Vec<Backup>,
     rotated: u64,
-    /// Set when the lock file we hold is no longer the one at its path (its directory
-    /// was deleted and recreated): the caller retries with a freshly opened one.
-    stale_lock: bool,
-    /// Set once this session rotated: the log is missing because of it.
-    just_rotated: bool,
+    /// The first error met besides the write itself (recovery, rotation, storing the
+    /// rollover time), returned once the records are written.
+    noted: Option<Error>,
 }
 
 impl Session<'_> {
@@ -546,10 +699,17 @@ impl Session<'_> {
         &self.writer.cfg
     }
 
-    fn recover(&mut self) -> Result<()> {
-        let pending = self.writer.rotation().recover()?;
+    fn note(&mut self, error: Error) {
+        self.writer.trace(&format!("error: {error}"));
+        self.noted.get_or_insert(error);
+    }
+
+    fn recover(&mut self) {
+        let (pending, problem) = self.writer.rotation().recover();
         self.to_compress.extend(pending);
-        Ok(())
+        if let Some(e) = problem {
+            self.note(e);
+        }
     }
 
     /// Make sure the open log is the file now at the log's path (another process may
@@ -567,15 +727,12 @@ impl Session<'_> {
                 return Ok(meta.len());
             }
         }
-        if on_disk.is_none() && !self.just_rotated && !self.lock.is_current() {
-            // The lock file went (with its directory, say): ours locks nothing now.
-            self.stale_lock = true;
-            let e = io::Error::other("the lock file was replaced");
-            return Err(e).at(Step::Lock, &self.writer.cfg.lock_path);
-        }
         self.close_log();
-        let file =
-            sys::open_or_create(path, Access::Append, &self.cfg().perms).at(Step::OpenLog, path)?;
+        let cfg = self.cfg();
+        let dir = parent_dir(path);
+        let temp = || paths::temp_path(path, dir, Temp::New);
+        let file = sys::open_or_create(path, Access::Append, Follow::ToRegular, &cfg.perms, &temp)
+            .at(Step::OpenLog, path)?;
         let meta = file.metadata().at(Step::Stat, path)?;
         self.slot
             .log_fd
@@ -621,19 +778,39 @@ impl Session<'_> {
         Ok(size + bytes.len() as u64)
     }
 
-    /// Whether a rotation is due for a log of `size` bytes, and why.
-    fn due(&mut self, size: u64) -> Result<Option<Due>> {
+    /// Whether a rotation is due for a log of `size` bytes, and why. A time rotation
+    /// is not due, and a new period simply starts, when the log is empty (no empty
+    /// backups) or was written after the rollover time (a process that could not
+    /// store the time in a read-only lock file rotated already, or the stored time is
+    /// stale: renaming now would name recent records after an old period). Errors
+    /// reading or storing the shared time are noted, not fatal to the write.
+    fn due(&mut self, size: u64) -> Option<Due> {
         let writer = self.writer;
         if let Some(schedule) = &writer.cfg.schedule {
             let now = writer.cfg.clock.now();
             if self.next_rollover.is_none_or(|next| now >= next) {
-                let next = self.shared_next_rollover(schedule, now, size > 0)?;
-                if now >= next {
-                    return Ok(Some(Due::Time(next)));
+                match self.shared_next_rollover(schedule, now, size) {
+                    Ok(next) if now < next => {}
+                    Ok(next) => {
+                        if size == 0 {
+                            self.writer.trace("empty log at the rollover time: no backup");
+                        } else if self.log_modified(now).is_some_and(|m| m >= next) {
+                            self.writer
+                                .trace("log written after the rollover time: a new period");
+                        } else {
+                            return Some(Due::Time(next));
+                        }
+                        self.store_next_rollover(schedule.next_after(now));
+                    }
+                    Err(e) => {
+                        // Without the shared time, keep going on our own until next time.
+                        *self.next_rollover = Some(schedule.next_after(now));
+                        self.note(e);
+                    }
                 }
             }
         }
-        Ok(writer.trigger.should_rotate(size).then_some(Due::Size))
+        writer.trigger.should_rotate(size).then_some(Due::Size)
     }
 
     /// The next rollover time shared through the lock file (CLH's format: decimal epoch
@@ -645,7 +822,7 @@ impl Session<'_> {
         &mut self,
         schedule: &Schedule,
         now: Timestamp,
-        has_data: bool,
+        size: u64,
     ) -> Result<Timestamp> {
         let lock_path = &self.writer.cfg.lock_path;
         let stored = self.lock.read_content().at(Step::Lock, lock_path)?;
@@ -669,15 +846,12 @@ impl Session<'_> {
         let next = match valid {
             Some(next) => next,
             None => {
-                let modified = fs::metadata(&self.writer.cfg.path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .filter(|_| has_data)
-                    .and_then(|m| Timestamp::try_from(m).ok())
-                    .filter(|&m| m < now && m.as_second() >= MIN_VALID_TIMESTAMP)
+                let modified = self
+                    .log_modified(now)
+                    .filter(|&m| size > 0 && m < now)
                     .unwrap_or(now);
                 let next = schedule.next_after(modified);
-                self.store_next_rollover(next)?;
+                self.store_next_rollover(next);
                 next
             }
         };
@@ -685,35 +859,60 @@ impl Session<'_> {
         Ok(next)
     }
 
-    fn store_next_rollover(&mut self, next: Timestamp) -> Result<()> {
-        let lock_path = &self.writer.cfg.lock_path;
-        self.lock
-            .write_content(&next.as_second().to_string())
-            .at(Step::Lock, lock_path)?;
+    /// When the log was last written, if that is known and not later than `now` (a
+    /// file time ahead of the clock, which stepped back or is injected, means nothing).
+    fn log_modified(&self, now: Timestamp) -> Option<Timestamp> {
+        fs::metadata(&self.writer.cfg.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| Timestamp::try_from(m).ok())
+            .filter(|&m| m <= now && m.as_second() >= MIN_VALID_TIMESTAMP)
+    }
+
+    /// Share `next` through the lock file. A read-only lock file (another user's)
+    /// keeps it in this process only; a failure to write is noted.
+    fn store_next_rollover(&mut self, next: Timestamp) {
         *self.next_rollover = Some(next);
-        Ok(())
+        match self.lock.write_content(&next.as_second().to_string()) {
+            Ok(true) => {}
+            Ok(false) => self
+                .writer
+                .trace("the lock file is read-only: the next rollover time stays in memory"),
+            Err(e) => {
+                let lock_path = self.writer.cfg.lock_path.clone();
+                self.note(Error::io(Step::Lock, lock_path, e));
+            }
+        }
     }
 
     fn rotate(&mut self, due: Due) -> Result<()> {
-        self.close_log();
-        self.just_rotated = true;
         let writer = self.writer;
         let rotation = writer.rotation();
-        let pending = rotation.recover()?;
+        let (pending, problem) = rotation.recover();
         self.to_compress.extend(pending);
+        if let Some(e) = problem {
+            self.note(e);
+        }
         let result = match &writer.cfg.schedule {
-            None => rotation.rotate(""),
+            None if writer.cfg.backup_count == 0 => self.truncate(),
+            None => {
+                self.close_log();
+                rotation.rotate(None)
+            }
             Some(schedule) => {
                 let now = writer.cfg.clock.now();
                 let period_end = match (due, *self.next_rollover) {
                     (Due::Time(at), _) => at,
                     (_, Some(next)) => next,
-                    (_, None) => self.shared_next_rollover(schedule, now, true)?,
+                    (_, None) => schedule.next_after(now),
                 };
-                let result = rotation.rotate(&schedule.format(schedule.period_start(period_end)));
-                if !matches!(due, Due::Size) {
+                let stamp = schedule.format(schedule.period_start(period_end));
+                self.close_log();
+                let result = rotation.rotate(Some(&stamp));
+                let postponed = matches!(result, Err(Error::NamePending { .. }));
+                if !postponed && !matches!(due, Due::Size) {
                     // A new period starts now (the stdlib's rule), for every process.
-                    self.store_next_rollover(schedule.next_after(now))?;
+                    self.store_next_rollover(schedule.next_after(now));
                 }
                 result
             }
@@ -723,6 +922,17 @@ impl Session<'_> {
         }
         self.to_compress.extend(result?);
         Ok(())
+    }
+
+    /// `backup_count == 0` without a schedule: empty the log in place (CLH's rule),
+    /// through the descriptor we write with (so a log path that is a symbolic link
+    /// truncates the file it leads to, the one being written).
+    fn truncate(&mut self) -> Result<Option<Backup>> {
+        self.writer.trace("truncating (backup count 0)");
+        let path = &self.writer.cfg.path;
+        let open = self.log.as_ref().expect("current_size opened the log");
+        open.file.set_len(0).at(Step::Truncate, path)?;
+        Ok(None)
     }
 
     fn close_log(&mut self) {

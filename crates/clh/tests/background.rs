@@ -117,7 +117,10 @@ fn drop_policy_counts_exactly_and_says_so_in_the_log() {
     bg.close().unwrap();
     let text = fs::read_to_string(&log).unwrap();
     assert!(!text.contains("dropped\n"), "a dropped record was written");
-    let notice = format!("{} record(s) dropped", before + 25);
+    let notice = format!(
+        "{} record(s) were not written: the background queue was full\n",
+        before + 25
+    );
     assert!(text.contains(&notice), "no drop notice in {text:?}");
     assert!(text.ends_with("after\n"));
 }
@@ -141,8 +144,14 @@ fn errors_of_the_thread_reach_the_caller_and_it_recovers() {
     assert!(err.to_string().contains("logs"), "{err}");
     fs::create_dir(&sub).unwrap();
     bg.write(b"after\n").unwrap();
-    bg.flush().unwrap();
-    assert_eq!(fs::read(sub.join("app.log")).unwrap(), b"after\n");
+    // A retry that was already under way when the directory came back may still fail.
+    let flushed = (0..20).any(|_| bg.flush().is_ok());
+    assert!(flushed, "writing did not resume");
+    // The record that could not be written was kept and retried, not lost.
+    assert_eq!(
+        fs::read(sub.join("app.log")).unwrap(),
+        b"no directory\nafter\n"
+    );
 }
 
 #[test]

@@ -1,4 +1,7 @@
 //! Time rotation with an injected clock: no test sleeps through real periods.
+//!
+//! Test clocks are set before the tests run in real time: file times (which the writer
+//! compares with the clock) are then always later than the clock, and ignored.
 
 mod common;
 
@@ -64,28 +67,28 @@ fn lock_content(dir: &Path) -> String {
 fn midnight_rotation_names_the_day_and_shares_the_next_time() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let clock = TestClock::at("2026-11-26T22:00:00Z");
+    let clock = TestClock::at("2025-11-26T22:00:00Z");
     let a = open(&log, utc(When::Midnight, 1), &clock, 0);
     let b = open(&log, utc(When::Midnight, 1), &clock, 0);
     a.write(b"a before\n").unwrap();
     b.write(b"b before\n").unwrap();
-    let midnight = "2026-11-27T00:00:00Z"
+    let midnight = "2025-11-27T00:00:00Z"
         .parse::<Timestamp>()
         .unwrap()
         .as_second();
     assert_eq!(lock_content(dir.path()), midnight.to_string());
-    clock.set("2026-11-27T00:00:01Z");
+    clock.set("2025-11-27T00:00:01Z");
     b.write(b"b after\n").unwrap();
     a.write(b"a after\n").unwrap();
     let set = read_set(dir.path());
-    assert_eq!(set["app.log.2026-11-26"], b"a before\nb before\n");
+    assert_eq!(set["app.log.2025-11-26"], b"a before\nb before\n");
     assert_eq!(set["app.log"], b"b after\na after\n");
     assert_eq!(
         a.rollovers() + b.rollovers(),
         1,
         "exactly one rotation per period"
     );
-    let next = "2026-11-28T00:00:00Z"
+    let next = "2025-11-28T00:00:00Z"
         .parse::<Timestamp>()
         .unwrap()
         .as_second();
@@ -96,7 +99,7 @@ fn midnight_rotation_names_the_day_and_shares_the_next_time() {
 fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let clock = TestClock::at("2026-11-26T10:00:00Z");
+    let clock = TestClock::at("2025-11-26T10:00:00Z");
     let w = LogWriter::builder(&log)
         .schedule(utc(When::Hour, 1))
         .max_bytes(10)
@@ -108,7 +111,7 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
     for i in 0..3 {
         w.write(format!("ten bytes{i}\n").as_bytes()).unwrap();
     }
-    clock.set("2026-11-26T11:00:00Z");
+    clock.set("2025-11-26T11:00:00Z");
     w.write(b"next hour\n").unwrap();
     w.wait_for_compression().unwrap();
     // Period 10:00-11:00: two size rotations (base name, then .1), then the hour ends (.2).
@@ -116,12 +119,12 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
         names(dir.path()),
         [
             "app.log",
-            "app.log.2026-11-26_10.1.gz",
-            "app.log.2026-11-26_10.2.gz",
-            "app.log.2026-11-26_10.gz"
+            "app.log.2025-11-26_10.1.gz",
+            "app.log.2025-11-26_10.2.gz",
+            "app.log.2025-11-26_10.gz"
         ]
     );
-    clock.set("2026-11-26T12:00:00Z");
+    clock.set("2025-11-26T12:00:00Z");
     w.write(b"noon\n").unwrap();
     w.wait_for_compression().unwrap();
     // Retention: the oldest (the base name, counter 0) went; 3 remain.
@@ -129,9 +132,9 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
         names(dir.path()),
         [
             "app.log",
-            "app.log.2026-11-26_10.1.gz",
-            "app.log.2026-11-26_10.2.gz",
-            "app.log.2026-11-26_11.gz"
+            "app.log.2025-11-26_10.1.gz",
+            "app.log.2025-11-26_10.2.gz",
+            "app.log.2025-11-26_11.gz"
         ]
     );
 }
@@ -140,16 +143,16 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
 fn a_restart_after_a_missed_rollover_rotates_on_the_first_write() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let clock = TestClock::at("2026-11-26T10:00:00Z");
+    let clock = TestClock::at("2025-11-26T10:00:00Z");
     open(&log, utc(When::Midnight, 1), &clock, 0)
         .write(b"yesterday\n")
         .unwrap();
     // The process stops; it is started again two days later.
-    clock.set("2026-11-28T09:00:00Z");
+    clock.set("2025-11-28T09:00:00Z");
     let w = open(&log, utc(When::Midnight, 1), &clock, 0);
     w.write(b"today\n").unwrap();
     let set = read_set(dir.path());
-    assert_eq!(set["app.log.2026-11-26"], b"yesterday\n");
+    assert_eq!(set["app.log.2025-11-26"], b"yesterday\n");
     assert_eq!(set["app.log"], b"today\n");
 }
 
@@ -159,7 +162,7 @@ fn corrupt_or_implausible_lock_contents_are_recomputed_never_used() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
         fs::write(dir.path().join(".__app.lock"), junk).unwrap();
-        let clock = TestClock::at("2026-11-26T10:00:00Z");
+        let clock = TestClock::at("2025-11-26T10:00:00Z");
         let w = open(&log, utc(When::Hour, 1), &clock, 0);
         w.write(b"one\n").unwrap();
         assert_eq!(
@@ -167,7 +170,7 @@ fn corrupt_or_implausible_lock_contents_are_recomputed_never_used() {
             ["app.log"],
             "junk {junk:?} caused a rotation"
         );
-        let expected = "2026-11-26T11:00:00Z"
+        let expected = "2025-11-26T11:00:00Z"
             .parse::<Timestamp>()
             .unwrap()
             .as_second();
@@ -186,23 +189,23 @@ fn corrupt_or_implausible_lock_contents_are_recomputed_never_used() {
 fn the_clock_stepping_back_neither_rotates_nor_stalls_a_new_process() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let clock = TestClock::at("2026-11-26T10:00:00Z");
+    let clock = TestClock::at("2025-11-26T10:00:00Z");
     open(&log, utc(When::Hour, 1), &clock, 0)
         .write(b"before\n")
         .unwrap();
     // The clock steps back a day: a new process must not wait a day and a day for the stored time.
-    clock.set("2026-11-25T10:00:00Z");
+    clock.set("2025-11-25T10:00:00Z");
     let w = open(&log, utc(When::Hour, 1), &clock, 0);
     w.write(b"stepped back\n").unwrap();
     assert_eq!(names(dir.path()), ["app.log"]);
-    let expected = "2026-11-25T11:00:00Z"
+    let expected = "2025-11-25T11:00:00Z"
         .parse::<Timestamp>()
         .unwrap()
         .as_second();
     assert_eq!(lock_content(dir.path()), expected.to_string());
-    clock.set("2026-11-25T11:00:00Z");
+    clock.set("2025-11-25T11:00:00Z");
     w.write(b"an hour later\n").unwrap();
-    assert_eq!(names(dir.path()), ["app.log", "app.log.2026-11-25_10"]);
+    assert_eq!(names(dir.path()), ["app.log", "app.log.2025-11-25_10"]);
 }
 
 #[test]
@@ -253,10 +256,10 @@ fn retention_never_touches_other_files() {
     ] {
         fs::write(dir.path().join(other), b"keep me").unwrap();
     }
-    let clock = TestClock::at("2026-11-26T10:00:00Z");
+    let clock = TestClock::at("2025-11-26T10:00:00Z");
     let w = open(&log, utc(When::Day, 1), &clock, 1);
     for day in 26..30 {
-        clock.set(&format!("2026-11-{day}T10:00:01Z"));
+        clock.set(&format!("2025-11-{day}T10:00:01Z"));
         w.write(b"x\n").unwrap();
     }
     let left = names(dir.path());
@@ -273,7 +276,7 @@ fn retention_never_touches_other_files() {
     }
     assert_eq!(
         left.iter()
-            .filter(|n| n.starts_with("app.log.2026-11"))
+            .filter(|n| n.starts_with("app.log.2025-11"))
             .count(),
         1
     );

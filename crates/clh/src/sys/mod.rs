@@ -1,5 +1,14 @@
-//! Platform specifics behind one interface: opening and creating files with the
-//! requested permissions, file identity, and fork detection.
+//! Platform specifics behind one interface: opening files the safe way, creating them
+//! with the requested permissions, file identity, name limits, fork detection and
+//! keeping signals off the library's own threads.
+//!
+//! Safe opening ([`open_file`]): every file of a log's set except the log itself (the
+//! lock file, backups, `.gz` files, temporaries) is opened without following a
+//! symbolic link, without blocking (a FIFO planted under a backup's name would block
+//! `open()` forever, and the caller may hold the cross-process lock), and is refused
+//! unless it is a regular file; the error ([`NotRegularFile`]) names what it is.
+//! The log path may be a symbolic link (as with the stdlib's `FileHandler`), but what
+//! it leads to must be a regular file too.
 //!
 //! `unix.rs` is the tested side. `windows.rs` is deliberately minimal and untested:
 //! std's `File::lock` is `LockFileEx` there, files are opened with `FILE_SHARE_DELETE`
@@ -16,16 +25,9 @@ mod imp;
 
 pub(crate) use imp::*;
 
-use std::path::Path;
-
-/// Prefix of the hidden temporary names used while creating `path`: `.app.log.tmp-`.
-pub(crate) fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    format!(".{name}.tmp-")
-}
+use std::fmt;
+use std::fs::Metadata;
+use std::io;
 
 /// Mode, owner and umask to give every file the library creates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +59,93 @@ pub(crate) enum Access {
     Append,
     /// The lock file: read and write, never truncated.
     ReadWrite,
-    /// A new temporary file (compressed backups): write only, must not exist yet.
-    CreateNew,
+    /// Reading only (a lock file another user owns, a backup to compress).
+    ReadOnly,
+}
+
+/// Whether the last component of a path may be a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// Never (lock file, backups, temporaries): a link is refused, not followed.
+    Never,
+    /// Yes, to a regular file (the log path, as the stdlib's `FileHandler` allows).
+    ToRegular,
+}
+
+/// What a path names, for files that are not regular.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link (never followed for the lock file, backups and temporaries).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A character device (such as `/dev/zero`).
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Anything else.
+    Other,
+}
+
+impl FileKind {
+    /// The kind of file `md` describes (`symlink_metadata` keeps links as links).
+    pub(crate) fn of(md: &Metadata) -> FileKind {
+        let t = md.file_type();
+        if t.is_file() {
+            FileKind::Regular
+        } else if t.is_dir() {
+            FileKind::Directory
+        } else if t.is_symlink() {
+            FileKind::Symlink
+        } else {
+            special_kind(&t)
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Regular => "a regular file",
+            FileKind::Directory => "a directory",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Fifo => "a FIFO (named pipe)",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+/// The payload of the `io::Error` returned when a file of the set is not a regular
+/// file; [`crate::Error`] turns it into its own variant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NotRegularFile(pub FileKind);
+
+impl fmt::Display for NotRegularFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "it is {}, not a regular file", self.0)
+    }
+}
+
+impl std::error::Error for NotRegularFile {}
+
+/// An `io::Error` saying a file is `kind`, not a regular file.
+pub(crate) fn not_regular(kind: FileKind) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, NotRegularFile(kind))
+}
+
+/// Fail with [`NotRegularFile`] unless `md` describes a regular file.
+pub(crate) fn ensure_regular(md: &Metadata) -> io::Result<()> {
+    match FileKind::of(md) {
+        FileKind::Regular => Ok(()),
+        kind => Err(not_regular(kind)),
+    }
 }

@@ -1,12 +1,14 @@
-//! Unix side: `O_APPEND` logs, `link()`-based creation so a file appears under its
-//! final name with its final mode and owner, and fork detection via `pthread_atfork`.
+//! Unix side: `O_NOFOLLOW | O_NONBLOCK` opens checked with `fstat`, `O_APPEND` logs,
+//! `link()`-based creation so a file appears under its final name with its final mode
+//! and owner (set on the descriptor, never through a path), fork detection via
+//! `pthread_atfork`, and signal masks for the library's threads.
 
-use super::{Access, Perms};
+use super::{Access, FileKind, Follow, Perms};
 use std::ffi::CString;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{fchown, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,35 @@ pub(crate) fn file_id(md: &Metadata) -> Option<FileId> {
 
 /// Unix can tell whether a path still names an open file, so the log may stay open.
 pub(crate) const CAN_KEEP_LOG_OPEN: bool = true;
+
+/// The kind of a file that is neither regular, a directory nor a symbolic link.
+pub(super) fn special_kind(t: &fs::FileType) -> FileKind {
+    if t.is_fifo() {
+        FileKind::Fifo
+    } else if t.is_socket() {
+        FileKind::Socket
+    } else if t.is_char_device() {
+        FileKind::CharDevice
+    } else if t.is_block_device() {
+        FileKind::BlockDevice
+    } else {
+        FileKind::Other
+    }
+}
+
+/// The OS error number that best names `kind` for callers that keep errno (Python's
+/// `OSError`): `ELOOP` for a link (what `O_NOFOLLOW` returns), `EISDIR`, else `ENXIO`
+/// (what a non-blocking open of a FIFO without a reader returns).
+pub(crate) fn errno_for(kind: FileKind) -> i32 {
+    match kind {
+        FileKind::Symlink => libc::ELOOP,
+        FileKind::Directory => libc::EISDIR,
+        _ => libc::ENXIO,
+    }
+}
+
+/// The OS error number for a file name longer than the file system allows.
+pub(crate) const ENAMETOOLONG: i32 = libc::ENAMETOOLONG;
 
 /// The raw descriptor of `file`, kept to close inherited files in a forked child.
 pub(crate) fn raw_handle(file: &File) -> i64 {
@@ -57,61 +88,146 @@ pub(crate) fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Relaxed)
 }
 
-fn options(access: Access) -> OpenOptions {
+/// Block every asynchronous signal in the calling thread (one of the library's own):
+/// a signal meant for the application is then delivered to one of its threads, where
+/// its handler can run (a Python handler runs only in the main thread, and only when
+/// that thread's blocking call is interrupted), never to ours.
+pub(crate) fn block_signals_in_this_thread() {
+    // SAFETY: plain libc calls on a local, initialised signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        // Faults are delivered to the faulting thread whatever the mask: keep them
+        // unblocked so that Rust's stack-overflow report still works.
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+fn options(access: Access, follow: Follow) -> OpenOptions {
     let mut o = OpenOptions::new();
     match access {
         Access::Append => o.append(true),
         Access::ReadWrite => o.read(true).write(true),
-        Access::CreateNew => o.write(true).create_new(true),
+        Access::ReadOnly => o.read(true),
     };
+    let mut flags = libc::O_NONBLOCK;
+    if follow == Follow::Never {
+        flags |= libc::O_NOFOLLOW;
+    }
+    o.custom_flags(flags);
     o
 }
 
-/// Open `path`, creating it if missing so that it appears with `perms` from the start.
-///
-/// With no permission options this is a plain `open(O_CREAT)`. Otherwise the file is
-/// built under a hidden temporary name, given its mode and owner, then `link()`ed to
-/// its final name, which fails rather than replace a file another process created in
-/// the meantime (that one is then opened instead).
-pub(crate) fn open_or_create(path: &Path, access: Access, perms: &Perms) -> io::Result<File> {
-    if access == Access::CreateNew {
-        let file = options(access).mode(0o600).open(path)?;
-        apply_new(&file, perms)?;
-        return Ok(file);
-    }
-    if perms.is_default() {
-        return options(access).create(true).mode(0o666).open(path);
-    }
-    match options(access).open(path) {
-        Ok(file) => return Ok(file),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let tmp = temp_sibling(path);
-    let file = options(access)
-        .create_new(true)
-        .mode(if perms.target_mode().is_some() {
-            0o600
-        } else {
-            0o666
-        })
-        .open(&tmp)?;
-    let placed = apply_new(&file, perms).and_then(|()| fs::hard_link(&tmp, path));
-    let _ = fs::remove_file(&tmp);
-    match placed {
-        Ok(()) => Ok(file),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options(access).open(path),
-        // Filesystems without hard links: create in place, then fix mode and owner.
-        Err(_) => {
-            let file = options(access).create(true).mode(0o600).open(path)?;
-            apply_new(&file, perms)?;
-            Ok(file)
-        }
-    }
+/// Open the existing regular file at `path` without blocking, never through a
+/// symbolic link unless `follow` allows it (then only to a regular file).
+pub(crate) fn open_file(path: &Path, access: Access, follow: Follow) -> io::Result<File> {
+    checked(path, options(access, follow).open(path))
 }
 
-/// Give a file we just created its owner and exact mode. Changing the owner needs
-/// privileges: without them the file keeps ours, as with CLH.
+/// Turn what an open returned into a regular file or a clear error: `ELOOP` from
+/// `O_NOFOLLOW` and `ENXIO` from a non-blocking open of a FIFO or socket become
+/// [`super::NotRegularFile`] naming what is there, and so does anything `fstat` shows
+/// is not a regular file.
+fn checked(path: &Path, opened: io::Result<File>) -> io::Result<File> {
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => {
+            return Err(match fs::symlink_metadata(path) {
+                Ok(md) if FileKind::of(&md) != FileKind::Regular => {
+                    super::not_regular(FileKind::of(&md))
+                }
+                _ => e,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    super::ensure_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
+/// Open `path`, creating it if missing so that it appears with `perms` from the start.
+/// `temp` names a fresh hidden temporary in the same directory (for each attempt).
+///
+/// With no permission options this is a plain `open(O_CREAT)` (with `O_NOFOLLOW`
+/// unless `follow` allows a link: `O_CREAT` then never creates a link's target).
+/// Otherwise the file is built under a temporary name (`O_EXCL`, which never follows
+/// a link), locked (so that recovery leaves it alone), given its owner and exact mode
+/// through its descriptor, then `link()`ed to its final name, which fails rather than
+/// replace a file another process created meanwhile (that one is then opened).
+pub(crate) fn open_or_create(
+    path: &Path,
+    access: Access,
+    follow: Follow,
+    perms: &Perms,
+    temp: &dyn Fn() -> PathBuf,
+) -> io::Result<File> {
+    if perms.is_default() {
+        let opened = options(access, follow).create(true).mode(0o666).open(path);
+        return checked(path, opened);
+    }
+    let create_mode = if perms.target_mode().is_some() {
+        0o600
+    } else {
+        0o666
+    };
+    // A few rounds: the temporary may be removed by a recovery that saw it before we
+    // locked it, or the final name may appear or vanish while we create it.
+    let mut last_error = None;
+    for _ in 0..8 {
+        match open_file(path, access, follow) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let tmp = temp();
+        let file = create_new(&tmp, access, create_mode)?;
+        let placed = file
+            .try_lock()
+            .map_err(io::Error::from)
+            .and_then(|()| apply_new(&file, perms))
+            .and_then(|()| fs::hard_link(&tmp, path));
+        let _ = fs::remove_file(&tmp);
+        let _ = file.unlock();
+        match placed {
+            Ok(()) => return Ok(file),
+            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound) => {
+                last_error = Some(e);
+            }
+            // A file system without hard links: create in place (`O_EXCL` never follows
+            // a link), then set mode and owner on the descriptor.
+            Err(_) => match create_new(path, access, 0o600) {
+                Ok(file) => {
+                    apply_new(&file, perms)?;
+                    return Ok(file);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into()))
+}
+
+/// Create a new file at `path` (`O_CREAT | O_EXCL`: never through a link, never an
+/// existing file).
+pub(crate) fn create_new(path: &Path, access: Access, mode: u32) -> io::Result<File> {
+    let mut o = options(access, Follow::Never);
+    if access == Access::ReadOnly {
+        o.write(true); // creating needs a writable descriptor
+    }
+    o.create_new(true).mode(mode).open(path)
+}
+
+/// Give a file we just created its owner and exact mode, through its descriptor.
+/// Changing the owner needs privileges: without them the file keeps ours, as with CLH.
 fn apply_new(file: &File, perms: &Perms) -> io::Result<()> {
     if let Some((uid, gid)) = perms.owner {
         match fchown(file, Some(uid), Some(gid)) {
@@ -135,25 +251,29 @@ pub(crate) fn copy_perms(from: &Metadata, to: &File) -> io::Result<()> {
     apply_new(to, &perms)
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_sibling(path: &Path) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{}{}-{}", super::temp_prefix(path), std::process::id(), n);
-    path.with_file_name(name)
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
 /// Fail with the OS's own error (`ENOENT`, `ENOTDIR`, `EACCES`) unless this process
 /// may create files in `dir`.
 pub(crate) fn check_dir_writable(dir: &Path) -> io::Result<()> {
-    let c = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let c = c_path(dir)?;
     // SAFETY: `c` is a valid NUL-terminated path.
     if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// The longest file name (in bytes) the file system holding `dir` accepts, if known.
+pub(crate) fn name_max(dir: &Path) -> Option<usize> {
+    let c = c_path(dir).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    let max = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+    usize::try_from(max).ok().filter(|&m| m > 0)
 }
 
 /// Whether the file behind `md` has no name left (deleted or renamed over).
