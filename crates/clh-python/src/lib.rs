@@ -365,9 +365,9 @@ impl Writer {
                 any_wanted: AtomicBool::new(false),
             })
         });
-        let core_namer = cache.clone().map(|cache| {
-            Namer::deferred(move |default: &Path| cache.lookup(default))
-        });
+        let core_namer = cache
+            .clone()
+            .map(|cache| Namer::deferred(move |default: &Path| cache.lookup(default)));
         py.detach(|| {
             *self.names.lock().unwrap_or_else(PoisonError::into_inner) = cache;
         });
@@ -512,8 +512,6 @@ fn queue_waiting(py: Python<'_>, bg: &BackgroundWriter, data: &[u8]) -> PyResult
         }
     }
 }
-
-
 
 /// CLH's lock file name for a log path.
 #[pyfunction]

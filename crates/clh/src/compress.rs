@@ -75,7 +75,8 @@ pub(crate) struct Backup {
 impl Backup {
     /// Open the backup now at `path` (a regular file, never through a link).
     pub fn open(path: PathBuf) -> Result<Self> {
-        let file = sys::open_file(&path, Access::ReadOnly, Follow::Never).at(Step::Compress, &path)?;
+        let file =
+            sys::open_file(&path, Access::ReadOnly, Follow::Never).at(Step::Compress, &path)?;
         Ok(Backup { path, file })
     }
 

@@ -23,7 +23,10 @@ use std::sync::Arc;
 /// let namer = clh::Namer::new(|p: &Path| PathBuf::from(format!("{}.old", p.display())));
 /// ```
 #[derive(Clone)]
-pub struct Namer(Arc<dyn Fn(&Path) -> Option<PathBuf> + Send + Sync>);
+pub struct Namer(Arc<NameFn>);
+
+/// What a [`Namer`] calls: the default name in, the name to use (or `None`) out.
+type NameFn = dyn Fn(&Path) -> Option<PathBuf> + Send + Sync;
 
 impl Namer {
     /// A namer that always knows the name.
@@ -168,7 +171,11 @@ impl BackupNames {
     /// The name of slot `k`, compressed or not.
     pub fn slot(&self, k: u32, gz: bool) -> Result<PathBuf> {
         let plain = self.named(with_suffix(&self.log, &format!(".{k}")))?;
-        Ok(if gz { with_suffix(&plain, ".gz") } else { plain })
+        Ok(if gz {
+            with_suffix(&plain, ".gz")
+        } else {
+            plain
+        })
     }
 
     /// The uncompressed name of a dated backup: `app.log.<stamp>[.<counter>]`.
@@ -203,9 +210,7 @@ impl BackupNames {
             }
             let key = rest.rsplit_once('.').and_then(|(stamp, counter)| {
                 let counter: u32 = counter.parse().ok().filter(|c| *c > 0)?;
-                schedule
-                    .matches(stamp)
-                    .then(|| (stamp.to_owned(), counter))
+                schedule.matches(stamp).then(|| (stamp.to_owned(), counter))
             });
             return Ok(key);
         }
@@ -276,7 +281,10 @@ mod tests {
         assert_eq!(lock.as_os_str().as_bytes(), b"/d/.__app\xff.lock");
         let temp = temp_path(log, Path::new("/d"), Temp::Gzip);
         assert!(is_temp_of(log, temp.file_name().unwrap()));
-        assert!(!is_temp_of(Path::new("/d/app.log"), temp.file_name().unwrap()));
+        assert!(!is_temp_of(
+            Path::new("/d/app.log"),
+            temp.file_name().unwrap()
+        ));
     }
 
     #[test]
@@ -293,9 +301,15 @@ mod tests {
         assert_eq!(names.slot(12, true).unwrap(), Path::new("/d/app.log.12.gz"));
         let namer = Namer::new(|p: &Path| with_suffix(p, ".bak"));
         let names = BackupNames::new(Path::new("/d/app.log"), Some(namer));
-        assert_eq!(names.slot(2, true).unwrap(), Path::new("/d/app.log.2.bak.gz"));
+        assert_eq!(
+            names.slot(2, true).unwrap(),
+            Path::new("/d/app.log.2.bak.gz")
+        );
         let unknown = Namer::deferred(|_| None);
         let names = BackupNames::new(Path::new("/d/app.log"), Some(unknown));
-        assert!(matches!(names.slot(1, false), Err(Error::NamePending { .. })));
+        assert!(matches!(
+            names.slot(1, false),
+            Err(Error::NamePending { .. })
+        ));
     }
 }

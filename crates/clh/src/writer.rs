@@ -83,6 +83,9 @@ struct State {
     log: Option<OpenLog>,
     /// The shared next rollover time, as last read from (or written to) the lock file.
     next_rollover: Option<Timestamp>,
+    /// A next rollover time this process could not store (its lock file is read-only):
+    /// it overrides an earlier stored one, which is stale because we rotated since.
+    unstored: Option<Timestamp>,
     /// Whether this process has looked for what crashed processes left behind.
     recovered: bool,
 }
@@ -545,6 +548,7 @@ impl Shared {
             lock,
             log,
             next_rollover,
+            unstored,
             recovered,
         } = &mut *state;
         let mut f = Some(f);
@@ -568,6 +572,7 @@ impl Shared {
                     lock: lock_file,
                     log,
                     next_rollover,
+                    unstored,
                     to_compress,
                     rotated: 0,
                     noted: None,
@@ -687,6 +692,7 @@ struct Session<'a> {
     lock: &'a LockFile,
     log: &'a mut Option<OpenLog>,
     next_rollover: &'a mut Option<Timestamp>,
+    unstored: &'a mut Option<Timestamp>,
     to_compress: &'a mut Vec<Backup>,
     rotated: u64,
     /// The first error met besides the write itself (recovery, rotation, storing the
@@ -793,7 +799,8 @@ impl Session<'_> {
                     Ok(next) if now < next => {}
                     Ok(next) => {
                         if size == 0 {
-                            self.writer.trace("empty log at the rollover time: no backup");
+                            self.writer
+                                .trace("empty log at the rollover time: no backup");
                         } else if self.log_modified(now).is_some_and(|m| m >= next) {
                             self.writer
                                 .trace("log written after the rollover time: a new period");
@@ -844,7 +851,7 @@ impl Session<'_> {
             .and_then(|t| Timestamp::from_second(t).ok())
             .filter(|&t| t <= latest);
         let next = match valid {
-            Some(next) => next,
+            Some(next) => next.max(self.unstored.unwrap_or(next)),
             None => {
                 let modified = self
                     .log_modified(now)
@@ -874,10 +881,12 @@ impl Session<'_> {
     fn store_next_rollover(&mut self, next: Timestamp) {
         *self.next_rollover = Some(next);
         match self.lock.write_content(&next.as_second().to_string()) {
-            Ok(true) => {}
-            Ok(false) => self
-                .writer
-                .trace("the lock file is read-only: the next rollover time stays in memory"),
+            Ok(true) => *self.unstored = None,
+            Ok(false) => {
+                *self.unstored = Some(next);
+                self.writer
+                    .trace("the lock file is read-only: the next rollover time stays in memory");
+            }
             Err(e) => {
                 let lock_path = self.writer.cfg.lock_path.clone();
                 self.note(Error::io(Step::Lock, lock_path, e));

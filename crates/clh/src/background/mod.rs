@@ -341,8 +341,8 @@ impl BackgroundWriter {
         state.running = true;
         // Wake the thread if it waits for work, or if the queue is half full (but
         // not while it pauses between retries of a failed batch).
-        let wake = state.idle
-            || (state.failing.is_none() && state.records.len() >= opts.max_records / 2);
+        let wake =
+            state.idle || (state.failing.is_none() && state.records.len() >= opts.max_records / 2);
         let error = state.error.take();
         drop(state);
         if start {
@@ -379,12 +379,13 @@ impl BackgroundWriter {
                     None if state.failures > failures_before => {
                         break Err(self.failure(&state, failing.error.duplicate()));
                     }
-                    Some(grace) if now.duration_since(failing.since) >= grace => {
-                        // Give up what was queued so far; wait for the worker to do so.
-                        if state.abandon_until < target {
-                            state.abandon_until = target;
-                            queue.arrived.notify_all();
-                        }
+                    // Give up what was queued so far; wait for the worker to do so.
+                    Some(grace)
+                        if now.duration_since(failing.since) >= grace
+                            && state.abandon_until < target =>
+                    {
+                        state.abandon_until = target;
+                        queue.arrived.notify_all();
                     }
                     _ => {}
                 }

@@ -102,7 +102,10 @@ impl State {
     /// Why a record is dropped now.
     pub fn drop_reason(&self) -> String {
         match &self.failing {
-            Some(f) => format!("the background queue was full while writing failed: {}", f.error),
+            Some(f) => format!(
+                "the background queue was full while writing failed: {}",
+                f.error
+            ),
             None => "the background queue was full".to_owned(),
         }
     }

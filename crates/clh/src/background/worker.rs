@@ -57,7 +57,11 @@ pub(super) fn run(queue: &Queue, writer: &LogWriter) {
         }
         drop(state);
         let announced = notice.as_ref().map(|(n, _)| *n);
-        let records: Vec<Vec<u8>> = notice.map(|(_, line)| line).into_iter().chain(batch).collect();
+        let records: Vec<Vec<u8>> = notice
+            .map(|(_, line)| line)
+            .into_iter()
+            .chain(batch)
+            .collect();
         write_until_done(queue, writer, records, announced);
     }
 }
@@ -111,7 +115,10 @@ fn write_until_done(
             queue.progress.notify_all();
             return;
         }
-        let since = state.failing.as_ref().map_or_else(Instant::now, |f| f.since);
+        let since = state
+            .failing
+            .as_ref()
+            .map_or_else(Instant::now, |f| f.since);
         state.failing = Some(Failure { since, error });
         queue.progress.notify_all(); // a flush waiting for these returns the error
         let state = queue.wait_for(&queue.arrived, state, pause);

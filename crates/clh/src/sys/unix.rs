@@ -198,7 +198,12 @@ pub(crate) fn open_or_create(
         let _ = file.unlock();
         match placed {
             Ok(()) => return Ok(file),
-            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound
+                ) =>
+            {
                 last_error = Some(e);
             }
             // A file system without hard links: create in place (`O_EXCL` never follows
