@@ -85,11 +85,16 @@ def unicode_policy(policy: str) -> str:
 
 # Background records live in memory until the writer thread writes them. Interpreter
 # exit flushes them (logging.shutdown flushes and closes every handler), but a
-# multiprocessing child leaves through os._exit: there, a multiprocessing finalizer does
-# it. It must be registered after the child's start-up cleared the finalizer registry,
-# so it is installed by the child's first emit.
+# multiprocessing child leaves through os._exit (fork and forkserver start methods), and
+# is routinely ended by SIGTERM (Pool.terminate(), which ``with Pool()`` calls): neither
+# runs atexit. So in a multiprocessing child, background handlers write synchronously,
+# whether inherited through fork or created there, and a multiprocessing finalizer
+# (run at the child's normal exit) flushes any handler switched back to background.
+# The finalizer must be registered after the child's start-up cleared the finalizer
+# registry: by the first emit of an inherited handler, or when a handler is created.
 _handlers: "weakref.WeakSet[NativeFileHandler]" = weakref.WeakSet()
 _forked = False
+_finalizer_pid = 0
 
 
 def _track(handler: "NativeFileHandler") -> None:
@@ -110,22 +115,33 @@ def _mark_forked() -> None:
     _forked = True
 
 
+def in_multiprocessing_child() -> bool:
+    """Whether this process is a multiprocessing child (any start method)."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """Register (once per process) a multiprocessing finalizer that flushes every
+    handler at the child's normal exit."""
+    global _finalizer_pid
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _finalizer_pid == os.getpid():
+        return
+    _finalizer_pid = os.getpid()
+    mp_util.Finalize(None, flush_all, exitpriority=100)
+
+
 def _after_fork_in_child() -> None:
-    """First emit in a forked child. In a multiprocessing worker, background handlers
-    switch to synchronous writing: workers are routinely ended by SIGTERM
-    (``Pool.terminate()``, which ``with Pool()`` calls), which would lose records still
-    queued in memory. Any other child keeps background mode, and a finalizer flushes it
-    when a multiprocessing child leaves through ``os._exit``."""
+    """First emit in a forked child: in a multiprocessing child, background handlers
+    switch to synchronous writing (see above). Any other child keeps background mode."""
     global _forked
     _forked = False
-    mp = sys.modules.get("multiprocessing")
-    if mp is not None and mp.parent_process() is not None:
+    if in_multiprocessing_child():
         for handler in list(_handlers):
             if handler.background:
                 handler.set_background(False)
-    mp_util = sys.modules.get("multiprocessing.util")
-    if mp_util is not None:
-        mp_util.Finalize(None, flush_all, exitpriority=100)
+        _flush_at_multiprocessing_exit()
 
 
 if hasattr(os, "register_at_fork"):
@@ -179,6 +195,11 @@ class NativeFileHandler(logging.Handler):
         lock_file_directory = args["lock_file_directory"]
         self._codec, header = codec_and_header(self.encoding)
         self._rollover_base = 0
+        background = args["background"]
+        if background and in_multiprocessing_child():
+            # Ended by os._exit or SIGTERM: queued records would be lost (see above).
+            background = False
+            _flush_at_multiprocessing_exit()
         self._writer = Writer(
             self.baseFilename,
             lock_dir=os.fspath(lock_file_directory) if lock_file_directory else None,
@@ -191,7 +212,7 @@ class NativeFileHandler(logging.Handler):
             gzip=bool(args["use_gzip"]),
             keep_file_open=args["keep_file_open"],
             debug=args["debug"],
-            background=args["background"],
+            background=background,
             queue_records=args["queue_records"],
             queue_bytes=args["queue_bytes"],
             overflow=args["queue_overflow"],

@@ -87,16 +87,14 @@ impl State {
         self.loss_reason.get_or_insert_with(reason);
     }
 
-    /// The line that announces lost records, with their count, if any are
-    /// unannounced (they are then the caller's to announce).
-    pub fn take_notice(&mut self) -> Option<(u64, Vec<u8>)> {
+    /// Records lost and not yet announced, and why (they are then the caller's to
+    /// announce: see [`notice`]).
+    pub fn take_losses(&mut self) -> Option<(u64, String)> {
         if self.unannounced == 0 {
             return None;
         }
         let n = std::mem::take(&mut self.unannounced);
-        let reason = self.loss_reason.take().unwrap_or_default();
-        let line = format!("concurrent_log_handler: {n} record(s) were not written: {reason}\n");
-        Some((n, line.into_bytes()))
+        Some((n, self.loss_reason.take().unwrap_or_default()))
     }
 
     /// Why a record is dropped now.
@@ -147,4 +145,9 @@ impl Queue {
             .unwrap_or_else(PoisonError::into_inner)
             .0
     }
+}
+
+/// The line that announces `n` lost records in the log.
+pub(super) fn notice(n: u64, reason: &str) -> Vec<u8> {
+    format!("concurrent_log_handler: {n} record(s) were not written: {reason}\n").into_bytes()
 }

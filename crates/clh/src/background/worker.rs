@@ -9,7 +9,7 @@
 //! The thread blocks every signal (they belong to the application) and never calls
 //! into Python.
 
-use super::queue::{Failure, Queue, State};
+use super::queue::{notice, Failure, Queue, State};
 use crate::error::Error;
 use crate::sys;
 use crate::writer::{Interrupts, LogWriter, Progress};
@@ -51,36 +51,35 @@ pub(super) fn run(queue: &Queue, writer: &LogWriter) {
         let batch = std::mem::take(&mut state.records);
         state.bytes = 0;
         last_batch = batch.len();
-        let notice = state.take_notice();
         if state.waiters > 0 {
             queue.progress.notify_all(); // room for blocked producers
         }
         drop(state);
-        let announced = notice.as_ref().map(|(n, _)| *n);
-        let records: Vec<Vec<u8>> = notice
-            .map(|(_, line)| line)
-            .into_iter()
-            .chain(batch)
-            .collect();
-        write_until_done(queue, writer, records, announced);
+        write_until_done(queue, writer, batch);
     }
 }
 
 /// Write `records`, retrying what fails until it is written or a close abandons it.
-/// With `announced`, the first record is a notice announcing that many lost records
-/// (not itself counted as a record).
-fn write_until_done(
-    queue: &Queue,
-    writer: &LogWriter,
-    mut records: Vec<Vec<u8>>,
-    mut announced: Option<u64>,
-) {
+/// Lost records not yet announced are announced first, in a notice line at the front
+/// of each attempt (so the first line written once writing works again says so).
+fn write_until_done(queue: &Queue, writer: &LogWriter, mut records: Vec<Vec<u8>>) {
     let mut pause = RETRY_FIRST;
+    // Lost records announced by the notice at the front of `records`, if one is there.
+    let mut announcing: Option<(u64, String)> = None;
     loop {
+        if let Some((n, reason)) = queue.lock().take_losses() {
+            if let Some((total, why)) = &mut announcing {
+                *total += n;
+                records[0] = notice(*total, why);
+            } else {
+                records.insert(0, notice(n, &reason));
+                announcing = Some((n, reason));
+            }
+        }
         let Progress { written, result } = writer.append(&records, Interrupts::Absorb);
-        let notices = usize::from(announced.is_some()).min(written);
+        let notices = usize::from(announcing.is_some()).min(written);
         if notices > 0 {
-            announced = None;
+            announcing = None;
         }
         records.drain(..written);
         let mut state = queue.lock();
@@ -99,26 +98,28 @@ fn write_until_done(
             }
             Err(e) => e,
         };
-        let held = records.len() - usize::from(announced.is_some());
+        let held = records.len() - usize::from(announcing.is_some());
         state.failures += 1;
         let waiting = held + state.records.len();
-        let lost = state.unannounced;
+        let lost = state.unannounced + announcing.as_ref().map_or(0, |(n, _)| *n);
         state.report(background(error.duplicate(), waiting, lost));
         if state.finished < state.abandon_until {
             // `close` gave up waiting for them: lost, and announced once writing works.
             state.finished += held as u64;
             state.given_up += held as u64;
-            state.lose(held as u64 + announced.unwrap_or(0), || {
-                format!("writing still failed when the log was closed: {error}")
+            let (already, why) = announcing.take().unwrap_or_default();
+            state.lose(held as u64 + already, || {
+                if already > 0 {
+                    why
+                } else {
+                    format!("writing still failed when the log was closed: {error}")
+                }
             });
             state.failing = None;
             queue.progress.notify_all();
             return;
         }
-        let since = state
-            .failing
-            .as_ref()
-            .map_or_else(Instant::now, |f| f.since);
+        let since = state.failing.as_ref().map_or_else(Instant::now, |f| f.since);
         state.failing = Some(Failure { since, error });
         queue.progress.notify_all(); // a flush waiting for these returns the error
         let state = queue.wait_for(&queue.arrived, state, pause);
