@@ -8,7 +8,7 @@ CLHVENV := .venv-clh
 CLHPY  := $(CLHVENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all venv dev demo test test-rust test-python lint fmt bench soak chaos clean
+.PHONY: all venv dev demo test test-rust test-python lint fmt bench soak chaos reliability clean
 
 all: dev
 
@@ -60,6 +60,12 @@ soak: dev
 
 chaos: dev
 	$(PY) tests/chaos/kill_during_rotation.py
+
+# Every reliability scenario long (scale 10), plus soak and chaos, as one table (~17 min
+# on 2 cores; needs root for the other-user and full-disk scenarios, skipped otherwise).
+# UPDATE_DOC=1 also rewrites the table in docs/reliability.md.
+reliability: dev $(CLHPY)
+	CLH_REFERENCE_PYTHON=$(abspath $(CLHPY)) PYTHON=$(PY) tests/reliability/run.sh $(if $(UPDATE_DOC),--update-doc)
 
 clean:
 	rm -rf $(VENV) $(CLHVENV) target

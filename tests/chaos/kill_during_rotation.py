@@ -12,12 +12,15 @@ decompress, the backups must be app.log.1..N and nothing else may be left over.
 
 Stops after --kills kills or when --seconds have passed (then says so), prints a summary
 per round and in total, keeps the directory of any failing round, and exits 1 if any
-round failed. Not collected by pytest (`make chaos` runs it).
+round failed. Not collected by pytest (`make chaos` runs it). With CLH_RELIABILITY_REPORT
+set, it also appends one row for the whole run to that file (tests/python/reliability.py),
+for `make reliability`'s table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -27,6 +30,44 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import crashkit
+
+
+def report_row(
+    total: crashkit.Verdict, rounds: int, wanted_kills: int, seed: int, elapsed: float
+) -> None:
+    """One row for `make reliability`'s table (tests/python/reliability.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+    import reliability
+
+    hangs = sum("did not finish" in e for e in total.writer_errors)
+    other = {
+        "garbage bytes": total.garbage_bytes,
+        "out of order": total.out_of_order,
+        "unexpected": total.unexpected,
+        "bad .gz": len(total.bad_gz),
+        "backup slot problems": len(total.slot_problems),
+    }
+    note = f"seed {seed}, {elapsed:.0f} s; {total.in_flight_found} in-flight records made it"
+    note += "".join(f"; {k} {v}" for k, v in other.items() if v)
+    if total.kills < wanted_kills:
+        note += f"; stopped by the time budget after {total.kills} of {wanted_kills} kills"
+    # Each round's file set is its backups plus the live log: rotations = files - rounds.
+    reliability.report(
+        "SIGKILL during rotation (chaos)",
+        f"{rounds} rounds of 2-4 processes, {total.writers} writer processes, "
+        f"{total.kills} kills, {total.files - rounds:,} rotations, "
+        f"{total.recoveries} half-done rotations finished by others",
+        lost=total.lost,
+        duplicated=total.duplicated,
+        torn=total.torn,
+        stray=len(total.stray),
+        hangs=hangs,
+        errors=len(total.writer_errors) - hangs,
+        sent=total.accepted,
+        found=total.found,
+        ok=total.ok,
+        note=note,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stopped by --seconds after {total.kills} of {a.kills} kills")
     print(f"\nTOTAL over {rounds} rounds in {elapsed:.0f} s (seed {seed}):")
     print(total.summary())
+    if os.environ.get("CLH_RELIABILITY_REPORT"):
+        report_row(total, rounds, a.kills, seed, elapsed)
     if failed:
         print("FAILED rounds kept in: " + ", ".join(str(f) for f in failed))
         return 1

@@ -501,7 +501,9 @@ def test_lock_file_deleted_while_writers_run(
         w.message()
     run_phases(new)  # (nothing to write in their first phase)
     everyone = old + new
-    run_phases(everyone)  # all 4 at once
+    # All 4 at once. Each rotation renames every backup (app.log.1 is the newest), so
+    # this phase takes time quadratic in the scale: about 70 s at scale 10.
+    run_phases(everyone, timeout=HANG_TIMEOUT * reliability.SCALE)
     results = {w.name: w.finish() for w in everyone}
 
     expected = {w.name: results[w.name]["count"] for w in everyone}
@@ -805,18 +807,16 @@ def test_gz_symlink_beside_backup_does_not_cost_its_records(tmp_path: Path) -> N
     )
 
 
-def test_log_symlink_rotation_renames_the_link(tmp_path: Path) -> None:
-    """The log path is a symlink (as logging.FileHandler allows): records go to the
-    target; a size rotation renames the link itself (app.log.1 is the link, still to
-    the target, which keeps the records written so far) and a new regular app.log
-    receives later records; nothing lost. Already holds on main."""
+def _log_through_symlink(tmp_path: Path, backup_count: int) -> tuple[Path, Path, int]:
+    """Log 15 records through ``logs/app.log``, a symlink to ``real/target.log``, with
+    maxBytes=1000 (one rotation). Returns (log, target, the first record written
+    after the rotation)."""
     target = tmp_path / "real" / "target.log"
     target.parent.mkdir()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
     log.symlink_to(target)
-    h = ConcurrentRotatingFileHandler(str(log), maxBytes=1000, backupCount=2)
+    h = ConcurrentRotatingFileHandler(str(log), maxBytes=1000, backupCount=backup_count)
     try:
         split = None
         for seq in range(15):
@@ -827,7 +827,16 @@ def test_log_symlink_rotation_renames_the_link(tmp_path: Path) -> None:
     finally:
         h.close()
     assert split is not None
-    link = logs / "app.log.1"
+    return log, target, split
+
+
+def test_log_symlink_rotation_renames_the_link(tmp_path: Path) -> None:
+    """The log path is a symlink (as logging.FileHandler allows): records go to the
+    target; a size rotation renames the link itself (app.log.1 is the link, still to
+    the target, which keeps the records written so far) and a new regular app.log
+    receives later records; nothing lost. Already holds on main."""
+    log, target, split = _log_through_symlink(tmp_path, backup_count=2)
+    link = log.parent / "app.log.1"
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert target.read_bytes() == record_bytes("w", range(split))
     assert stat.S_ISREG(os.lstat(log).st_mode)
@@ -838,26 +847,10 @@ def test_log_symlink_rotation_renames_the_link(tmp_path: Path) -> None:
 def test_log_symlink_backup_count_zero_truncates_target(tmp_path: Path) -> None:
     """With backupCount=0, rotation truncates the file being written (the link's
     target); app.log stays the link. Already holds on main."""
-    target = tmp_path / "real" / "target.log"
-    target.parent.mkdir()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    log.symlink_to(target)
-    h = ConcurrentRotatingFileHandler(str(log), maxBytes=1000, backupCount=0)
-    try:
-        split = None
-        for seq in range(15):
-            h.handle(log_record("w", seq))
-            if split is None and h.num_rollovers == 1:
-                split = seq
-        assert h.num_rollovers == 1, h.num_rollovers
-    finally:
-        h.close()
-    assert split is not None
+    log, target, split = _log_through_symlink(tmp_path, backup_count=0)
     assert log.is_symlink() and os.readlink(log) == str(target)
     assert target.read_bytes() == record_bytes("w", range(split, 15))
-    assert sorted(os.listdir(logs)) == [LOCK, "app.log"]
+    assert sorted(os.listdir(log.parent)) == [LOCK, "app.log"]
     reliability.report("log path a symlink (backupCount=0)", "15 records, 1 truncation")
 
 
@@ -1247,3 +1240,55 @@ def test_backup_count_too_large(tmp_path: Path, cls: str) -> None:
     msg = str(info.value)
     assert "backupCount" in msg and "too large" in msg, msg
     reliability.report(f"backupCount too large ({cls})", "construction")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "needle"),
+    [
+        ({"mode": "r"}, ValueError, "'r'"),
+        ({"encoding": "no-such-codec"}, LookupError, "no-such-codec"),
+        ({"queue_overflow": "spill"}, ValueError, "spill"),
+        ({"queue_records": 0}, ValueError, "queue_records"),
+        ({"queue_bytes": 0}, ValueError, "queue_bytes"),
+    ],
+    ids=["mode r", "unknown encoding", "queue_overflow", "queue_records 0", "queue_bytes 0"],
+)
+def test_more_bad_values_fail_at_construction(
+    tmp_path: Path, kwargs: dict[str, Any], exc: type, needle: str
+) -> None:
+    """More values that fail in the constructor, naming the value, creating nothing."""
+    with pytest.raises(exc) as info:
+        construct(ConcurrentRotatingFileHandler, str(tmp_path / "app.log"), **kwargs)
+    assert needle in str(info.value), str(info.value)
+    assert os.listdir(tmp_path) == []
+    reliability.report(
+        f"bad value: {next(iter(kwargs))}={next(iter(kwargs.values()))!r}", "construction"
+    )
+
+
+def test_mode_w_warns_and_appends(tmp_path: Path) -> None:
+    """mode="w" would truncate a log other processes write: it warns and appends."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"earlier\n")
+    with pytest.warns(UserWarning, match="'w' is treated as 'a'"):
+        h = ConcurrentRotatingFileHandler(str(log), mode="w")
+    try:
+        h.handle(log_record("w", 0))
+    finally:
+        h.close()
+    assert log.read_bytes() == b"earlier\n" + record_bytes("w", range(1))
+    reliability.report("mode='w' (warns, appends)", "1 record")
+
+
+@pytest.mark.parametrize("cls", ["size", "timed"])
+def test_lock_path_a_fifo_at_construction(tmp_path: Path, cls: str) -> None:
+    """A FIFO at the lock path before construction: OSError (ENXIO) saying it is not a
+    regular file, at once (opening it would block)."""
+    lock = tmp_path / LOCK
+    os.mkfifo(lock)
+    with pytest.raises(OSError) as info:
+        construct(HANDLERS[cls], str(tmp_path / "app.log"))
+    assert info.value.errno == errno.ENXIO, info.value
+    assert "not a regular file" in str(info.value) and str(lock) in str(info.value)
+    assert stat.S_ISFIFO(os.lstat(lock).st_mode)
+    reliability.report(f"lock path a FIFO at construction ({cls})", "construction")

@@ -164,6 +164,11 @@ fn queue_options(max_records: usize, max_bytes: usize, overflow: &str) -> PyResu
             )))
         }
     };
+    for (name, value) in [("queue_records", max_records), ("queue_bytes", max_bytes)] {
+        if value == 0 {
+            return Err(PyValueError::new_err(format!("{name} must be >= 1, got 0")));
+        }
+    }
     Ok(QueueOptions {
         max_records,
         max_bytes,
