@@ -119,7 +119,10 @@ fn write_until_done(queue: &Queue, writer: &LogWriter, mut records: Vec<Vec<u8>>
             queue.progress.notify_all();
             return;
         }
-        let since = state.failing.as_ref().map_or_else(Instant::now, |f| f.since);
+        let since = state
+            .failing
+            .as_ref()
+            .map_or_else(Instant::now, |f| f.since);
         state.failing = Some(Failure { since, error });
         queue.progress.notify_all(); // a flush waiting for these returns the error
         let state = queue.wait_for(&queue.arrived, state, pause);
