@@ -8,9 +8,12 @@
 //! A lock protects only those who lock the same file. Someone may delete the lock
 //! file while writers run (a cleanup job), and a writer started afterwards creates and
 //! locks a new one while older writers go on locking the deleted one. So after taking
-//! the lock a writer checks that its file is still the one at the lock path
-//! ([`LockFile::is_current`], one `stat`); if not, it lets go, reopens the path and
-//! locks again.
+//! the lock a writer checks that its file still has a name ([`LockFile::still_linked`],
+//! one `fstat`), and before rotating that it is the file at the lock path
+//! ([`LockFile::is_at_path`], one `stat`: catches a lock file renamed away too); if
+//! not, it lets go, reopens the path and locks again. Between two records written
+//! under two different lock files nothing is lost (each is one `O_APPEND` write); a
+//! rotation is what must never run under a stale lock.
 
 use crate::error::{Context, Error, Result, Step};
 use crate::sys::{self, Access, FileId, Follow, Perms};
@@ -78,10 +81,18 @@ impl LockFile {
         }
     }
 
-    /// Whether the file at the lock's path is still the one this handle has open
-    /// (false if it was deleted or replaced). Where identity is unknown, or the path
-    /// cannot be checked for another reason than its absence, true.
-    pub fn is_current(&self) -> bool {
+    /// Whether the file we lock still has a name (one `fstat`, checked under every
+    /// lock): false once it was deleted, or replaced by a file renamed over it.
+    pub fn still_linked(&self) -> bool {
+        self.file.metadata().is_ok_and(|m| !sys::is_unlinked(&m))
+    }
+
+    /// Whether the file at the lock's path is the one this handle has open (one `stat`
+    /// of the path, checked before every rotation): also false when the lock file was
+    /// renamed away, or on NFS, where deleting a file that is open on the same client
+    /// only renames it. Where identity is unknown, or the path cannot be checked for
+    /// another reason than its absence, true.
+    pub fn is_at_path(&self) -> bool {
         match std::fs::symlink_metadata(&self.path) {
             Ok(on_disk) => match (sys::file_id(&on_disk), self.id) {
                 (Some(a), Some(b)) => a == b,

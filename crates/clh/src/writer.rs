@@ -1,9 +1,9 @@
 //! The write path: records appended under the cross-process lock, one `write()` each
 //! (or one per batch), rotation decided and carried out under that same lock.
 //!
-//! Per record, with the log kept open: `flock(LOCK_EX)`, `stat(lock path)` (the lock
-//! file is still the one at its path: not deleted or replaced by someone else),
-//! `stat(log path)` (the real size of the file every process writes, and whether
+//! Per record, with the log kept open: `flock(LOCK_EX)`, `fstat(lock file)` (the lock
+//! file still has a name: not deleted or replaced by someone else; before a rotation
+//! the lock path is checked to name it, too), `stat(log path)` (the real size of the file every process writes, and whether
 //! another process has rotated it away), `write()`, `flock(LOCK_UN)`. Nothing else
 //! unless a rotation is due.
 //!
@@ -255,11 +255,34 @@ impl LogWriter {
         Interruptible(self)
     }
 
-    /// Write `records`, reporting how many reached the file.
+    /// Write `records`, reporting how many reached the file. A rotation that finds
+    /// the lock file moved under it stops; the rest is written under the lock file now
+    /// at the lock path.
     pub(crate) fn append<R: AsRef<[u8]>>(&self, records: &[R], interrupts: Interrupts) -> Progress {
+        let mut done = 0;
+        let mut attempts = 0;
+        loop {
+            let (progress, stale_lock) = self.append_once(&records[done..], interrupts);
+            done += progress.written;
+            attempts += 1;
+            if !stale_lock || attempts > MAX_LOCK_REOPENS {
+                let result = progress.result.and_then(|()| self.take_background_error());
+                return Progress {
+                    written: done,
+                    result,
+                };
+            }
+        }
+    }
+
+    fn append_once<R: AsRef<[u8]>>(
+        &self,
+        records: &[R],
+        interrupts: Interrupts,
+    ) -> (Progress, bool) {
         let mut written = 0;
         let mut chunk = Vec::new();
-        let result = self.locked(interrupts, |s| {
+        let (result, stale_lock) = self.locked(interrupts, |s| {
             let mut size = s.current_size()?;
             // Records `start..i` wait to be written in one chunk of `pending` bytes.
             let (mut start, mut pending) = (0, 0);
@@ -270,6 +293,7 @@ impl LogWriter {
                     (start, pending) = (i, 0);
                     match s.rotate(due) {
                         Ok(()) => {}
+                        Err(e) if s.stale_lock => return Err(e), // the caller goes on
                         Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
                             return Err(e); // records before this one are written
                         }
@@ -284,8 +308,7 @@ impl LogWriter {
             written = records.len();
             Ok(())
         });
-        let result = result.and_then(|()| self.take_background_error());
-        Progress { written, result }
+        (Progress { written, result }, stale_lock)
     }
 
     /// Whether the log, as it is on disk now, is due for rotation (by size or time).
@@ -307,6 +330,7 @@ impl LogWriter {
             let size = s.current_size()?;
             Ok(s.due(size).is_some())
         })
+        .0
     }
 
     /// Rotate now, whatever the size (`doRollover()`). With a deferred
@@ -325,10 +349,17 @@ impl LogWriter {
     }
 
     fn rotate_with(&self, interrupts: Interrupts) -> Result<()> {
-        self.locked(interrupts, |s| {
-            s.current_size()?;
-            s.rotate(Due::Forced)
-        })
+        let mut attempts = 0;
+        loop {
+            let (result, stale_lock) = self.locked(interrupts, |s| {
+                s.current_size()?;
+                s.rotate(Due::Forced)
+            });
+            attempts += 1;
+            if !stale_lock || attempts > MAX_LOCK_REOPENS {
+                return result;
+            }
+        }
     }
 
     /// Wait until every compression this writer started has finished, and return an
@@ -465,11 +496,13 @@ impl LogWriter {
     }
 
     /// Run `f` holding the lock, then hand any backups it produced to the compressor.
+    /// Also says whether `f` found the lock file moved (then nothing was rotated, and
+    /// the next call locks the file now at the lock path).
     fn locked<T>(
         &self,
         interrupts: Interrupts,
         f: impl FnOnce(&mut Session<'_>) -> Result<T>,
-    ) -> Result<T> {
+    ) -> (Result<T>, bool) {
         let mut to_compress = Vec::new();
         let result = self.shared.locked(&mut to_compress, interrupts, f);
         if !to_compress.is_empty() {
@@ -533,15 +566,17 @@ impl Shared {
         self.slot.get(Slot::default)
     }
 
-    /// Run `f` with this process's state, holding the cross-process lock on the file
-    /// that is at the lock path now. Backups to compress are added to `to_compress`.
-    /// An error `f` noted besides its result (recovery, rotation) is returned after it.
+    /// Run `f` with this process's state, holding the cross-process lock on a lock
+    /// file that still has a name. Backups to compress are added to `to_compress`. An
+    /// error `f` noted besides its result (recovery, rotation) is returned after it.
+    /// Also says whether `f` found the lock file moved away from the lock path (it is
+    /// then closed, so the next call locks the file at the path).
     fn locked<T>(
         &self,
         to_compress: &mut Vec<Backup>,
         interrupts: Interrupts,
         f: impl FnOnce(&mut Session<'_>) -> Result<T>,
-    ) -> Result<T> {
+    ) -> (Result<T>, bool) {
         let slot = self.slot();
         let mut state = slot.state();
         let State {
@@ -553,19 +588,26 @@ impl Shared {
         } = &mut *state;
         let mut f = Some(f);
         let mut reopens = 0;
-        let (result, unlocked) = loop {
+        let (result, unlocked, stale_lock) = loop {
             if lock.is_none() {
-                let opened =
-                    LockFile::open(&self.cfg.lock_path, &self.cfg.perms, &self.cfg.lock_temp())?;
+                let opened = match LockFile::open(
+                    &self.cfg.lock_path,
+                    &self.cfg.perms,
+                    &self.cfg.lock_temp(),
+                ) {
+                    Ok(opened) => opened,
+                    Err(e) => return (Err(e), false),
+                };
                 slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
                 *lock = Some(opened);
             }
             let lock_file = lock.as_ref().expect("lock file opened above");
             let guard = match lock_file.lock() {
+                Ok(guard) => guard,
                 Err(Error::Interrupted) if interrupts == Interrupts::Absorb => continue,
-                other => other?,
+                Err(e) => return (Err(e), false),
             };
-            if lock_file.is_current() {
+            if lock_file.still_linked() {
                 let mut session = Session {
                     writer: self,
                     slot,
@@ -576,6 +618,7 @@ impl Shared {
                     to_compress,
                     rotated: 0,
                     noted: None,
+                    stale_lock: false,
                 };
                 if !*recovered {
                     // A process's first look: finish what crashed processes left behind.
@@ -585,12 +628,13 @@ impl Shared {
                 let f = f.take().expect("called once: the loop ends here");
                 let result = f(&mut session);
                 let (rotated, noted) = (session.rotated, session.noted.take());
+                let stale_lock = session.stale_lock;
                 if !self.cfg.keep_file_open {
                     session.close_log();
                 }
                 self.rollovers.fetch_add(rotated, Ordering::Relaxed);
                 let result = result.and_then(|value| noted.map_or(Ok(value), Err));
-                break (result, guard.unlock());
+                break (result, guard.unlock(), stale_lock);
             }
             // Deleted or replaced while we were not holding it: whoever opens the path
             // now locks another file. Let go, reopen, lock that one.
@@ -601,17 +645,18 @@ impl Shared {
             reopens += 1;
             if reopens > MAX_LOCK_REOPENS {
                 let e = io::Error::other("the lock file keeps being deleted or replaced");
-                return Err(e).at(Step::Lock, &self.cfg.lock_path);
+                return (Err(e).at(Step::Lock, &self.cfg.lock_path), false);
             }
         };
-        if unlocked.is_err() || !self.cfg.keep_file_open {
+        if stale_lock || unlocked.is_err() || !self.cfg.keep_file_open {
             // Closing releases the lock whatever happened to the unlock.
             *lock = None;
             slot.lock_fd.store(NO_FD, Ordering::Release);
         }
-        let value = result?;
-        unlocked?;
-        Ok(value)
+        (
+            result.and_then(|value| unlocked.map(|()| value)),
+            stale_lock,
+        )
     }
 
     fn rotation(&self) -> Rotation<'_> {
@@ -646,11 +691,12 @@ impl Owner for Shared {
             rotation.trace(&format!("compressed {}", was.display()));
             compress::install(current, compressed)
         })
+        .0
     }
 
     fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let mut none = Vec::new();
-        self.locked(&mut none, Interrupts::Absorb, |_| f())
+        self.locked(&mut none, Interrupts::Absorb, |_| f()).0
     }
 
     fn report(&self, error: Error) {
@@ -698,6 +744,9 @@ struct Session<'a> {
     /// The first error met besides the write itself (recovery, rotation, storing the
     /// rollover time), returned once the records are written.
     noted: Option<Error>,
+    /// Set when a rotation found that the lock file is no longer the one at the lock
+    /// path: nothing was rotated, and the caller goes on under the file at the path.
+    stale_lock: bool,
 }
 
 impl Session<'_> {
@@ -896,6 +945,12 @@ impl Session<'_> {
 
     fn rotate(&mut self, due: Due) -> Result<()> {
         let writer = self.writer;
+        if !self.lock.is_at_path() {
+            self.stale_lock = true;
+            writer.trace("the lock file was moved or replaced: relocking before rotating");
+            let e = io::Error::other("the lock file is no longer at its path");
+            return Err(e).at(Step::Lock, &writer.cfg.lock_path);
+        }
         let rotation = writer.rotation();
         let (pending, problem) = rotation.recover();
         self.to_compress.extend(pending);

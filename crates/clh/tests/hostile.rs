@@ -53,6 +53,42 @@ fn a_deleted_lock_file_is_reopened_so_old_and_new_writers_exclude_each_other() {
     assert_eq!(fs::read(&log).unwrap(), b"before\nafter\n");
 }
 
+#[test]
+fn a_lock_file_renamed_away_is_never_rotated_under() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let old = Arc::new(
+        LogWriter::builder(&log)
+            .max_bytes(10)
+            .backup_count(5)
+            .open()
+            .unwrap(),
+    );
+    old.write(b"0123456789 first\n").unwrap();
+    // Renamed away (it keeps its name elsewhere), and a new one made at the path.
+    fs::rename(old.lock_path(), dir.path().join("moved.lock")).unwrap();
+    let held = hold(old.lock_path());
+    let writer = Arc::clone(&old);
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&done);
+    let t = thread::spawn(move || {
+        writer.write(b"second, after a rotation\n").unwrap();
+        flag.store(true, Ordering::SeqCst);
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "rotated while the lock file at the path was held by someone else"
+    );
+    held.unlock().unwrap();
+    t.join().unwrap();
+    assert_eq!(
+        fs::read(dir.path().join("app.log.1")).unwrap(),
+        b"0123456789 first\n"
+    );
+    assert_eq!(fs::read(&log).unwrap(), b"second, after a rotation\n");
+}
+
 extern "C" fn ignore(_: libc::c_int) {}
 
 /// Install a SIGUSR1 handler without `SA_RESTART`, so a blocking `flock` returns EINTR.
