@@ -29,7 +29,6 @@ are reported, not failed.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -42,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,14 +48,19 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
+sys.path.insert(0, str(REPO_DIR / "tests" / "python"))
+import logcheck  # noqa: E402 - the test suite's record checker (standard library only)
+
 WORKER = BENCH_DIR / "worker.py"
 PREFIX = "@@bench "  # keep in sync with worker.PREFIX
 LOG_NAME = "app.log"
 MIB = 1024 * 1024
 BUSY_LOAD = 0.7  # 1-minute load average above which the host is too busy for clean numbers
 
-ID_RE = re.compile(rb"rec p(\d+) s(\d+) ")
-LINE_RE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ INFO bench rec p\d+ s\d+ [a-z ]+")
+# One record per line: worker.FORMAT with worker.MESSAGE; the writer is "p<index>".
+LINE_RE = re.compile(
+    rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ INFO bench rec (?P<wid>p\d+) s(?P<seq>\d+) [a-z ]+"
+)
 
 
 @dataclass(frozen=True)
@@ -256,46 +259,29 @@ def probe(spec: HandlerSpec, python: str | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Checking what was written
 
-BACKUP_RE = re.compile(re.escape(LOG_NAME) + r"(?:\.(\d+))?(\.gz)?")
-
 
 def verify(rundir: Path, procs: int, per_proc: int, backup_count: int) -> dict[str, Any]:
-    """Count every record id found in the log and its backups against the expected ids."""
-    counts: Counter[tuple[bytes, bytes]] = Counter()
-    lines = bad_lines = total_bytes = max_index = 0
-    stray = []
-    for entry in sorted(rundir.iterdir()):
-        name = entry.name
-        if name.startswith(".") or name.endswith(".stderr"):
-            continue  # lock files, our own worker logs
-        m = BACKUP_RE.fullmatch(name)
-        if not m:
-            stray.append(name)  # e.g. CLH's orphaned app.log.rotate.* files
-            continue
-        if m.group(1):
-            max_index = max(max_index, int(m.group(1)))
-        data = gzip.decompress(entry.read_bytes()) if m.group(2) else entry.read_bytes()
-        total_bytes += len(data)
-        counts.update(ID_RE.findall(data))
-        for line in data.splitlines():
-            lines += 1
-            if not LINE_RE.fullmatch(line):
-                bad_lines += 1
-    found = unexpected = 0
-    for proc, seq in counts:
-        if int(proc) < procs and int(seq) < per_proc:
-            found += 1
-        else:
-            unexpected += 1
-    expected = procs * per_proc
+    """Check the log and its backups against the expected records (logcheck, with one
+    record per line): every record id counted, every line whole and well formed."""
+    log = rundir / LOG_NAME
+    expected = {f"p{i}": per_proc for i in range(procs)}
+    report = logcheck.check(log, expected, parse=logcheck.line_parser(LINE_RE))
+    max_index = max((f.slot for f in report.files), default=0)
+    # Hidden files are lock files and temporaries; *.stderr are our own worker logs.
+    stray = [
+        name
+        for name in logcheck.stray_files(log)
+        if not name.startswith(".") and not name.endswith(".stderr")
+    ]  # e.g. CLH's orphaned app.log.rotate.* files
     return {
-        "expected": expected,
-        "lost": expected - found,
-        "duplicated": sum(c - 1 for c in counts.values() if c > 1),
-        "unexpected_ids": unexpected,
-        "lines": lines,
-        "bad_lines": bad_lines,
-        "bytes": total_bytes,
+        "expected": procs * per_proc,
+        "lost": report.lost,
+        "duplicated": report.duplicated,
+        "unexpected_ids": report.unexpected,
+        "lines": report.intact + report.torn,
+        "bad_lines": report.torn,
+        "bad_gz": report.bad_gz,
+        "bytes": sum(len(f.data) for f in report.files),
         "backups": max_index,
         "backup_limit_hit": max_index >= backup_count,
         "stray_files": stray,
@@ -376,7 +362,8 @@ def run_stall(
         except WorkerError as exc:
             run["error"] = str(exc)
             return run
-        backups = [p for p in rundir.iterdir() if re.fullmatch(r"app\.log\.\d+(\.gz)?", p.name)]
+        backup = logcheck.backup_pattern(LOG_NAME)
+        backups = [p for p in rundir.iterdir() if backup.fullmatch(p.name)]
         run.update(result)
         run["backups_on_disk"] = len(backups)
         return run

@@ -11,25 +11,27 @@ Each process uses nothing but the standard logging API:
     logger.addHandler(handler)
     logger.info(...)
 
-Every record carries a header and an end marker, <<w2:123:57>>...<<end w2:123>>, holding
-its writer, its number and its length in bytes, so a record that was lost, written twice,
-cut short or mixed with another one is detected. Some records span several lines or hold
-non-ASCII text. Exit status 0 only if everything checks out. Standard library only.
+Every record carries a header and an end marker, <<w2:123:75:fd3e31ed>>...<<w2:123:end>>,
+holding its writer, its number, its length in bytes and its CRC-32, so a record that was
+lost, written twice, cut short, mixed with another one or out of order is detected (the
+check is tests/python/logcheck.py's, the one the test suite uses). Some records span
+several lines or hold non-ASCII text. Exit status 0 only if everything checks out.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import logging
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+import logcheck  # noqa: E402 - the record format and checker of the test suite
 
 LOG_NAME = "app.log"
 
@@ -49,38 +51,7 @@ def payload(worker: int, seq: int) -> str:
 
 def record(worker: int, seq: int) -> str:
     """The message as logged: header, payload, end marker."""
-    body = payload(worker, seq)
-    return f"<<w{worker}:{seq}:{len(body.encode())}>>{body}<<end w{worker}:{seq}>>"
-
-
-HEADER = re.compile(rb"<<w(\d+):(\d+):(\d+)>>")
-
-
-def parse(data: bytes) -> tuple[list[tuple[int, int]], int]:
-    """Split a file's bytes into whole records by their markers (not by lines).
-    Returns the (worker, seq) of every whole record and how many records are torn;
-    bytes outside any whole record count as torn too."""
-    whole: list[tuple[int, int]] = []
-    torn = 0
-    pos = 0
-    while pos < len(data):
-        m = HEADER.match(data, pos)
-        if m is None:  # junk where a record should start: skip to the next header
-            torn += 1
-            nxt = HEADER.search(data, pos)
-            pos = nxt.start() if nxt else len(data)
-            continue
-        worker, seq, length = (int(g) for g in m.groups())
-        end = m.end() + length
-        trailer = f"<<end w{worker}:{seq}>>\n".encode()
-        if data.startswith(trailer, end) and b"<<" not in data[m.end() : end]:
-            whole.append((worker, seq))
-            pos = end + len(trailer)
-        else:
-            torn += 1
-            nxt = HEADER.search(data, m.end())
-            pos = nxt.start() if nxt else len(data)
-    return whole, torn
+    return logcheck.format_record(f"w{worker}", seq, payload(worker, seq))
 
 
 # -- one worker process -----------------------------------------------------------------
@@ -97,11 +68,7 @@ def worker_main(args: argparse.Namespace) -> None:
         use_gzip=True,
         encoding="utf-8",
     )
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("demo")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    logger = logcheck.framed_logger(handler, "demo")
 
     print("ready", flush=True)
     sys.stdin.readline()  # wait for the parent's "go", so that all workers start together
@@ -151,28 +118,6 @@ def run_workers(args: argparse.Namespace, log: Path, backups: int) -> tuple[int,
     return rotations, elapsed
 
 
-def read_files(log: Path) -> tuple[dict[str, bytes], list[str], list[str]]:
-    """Contents of app.log and every backup app.log.N[.gz] (decompressed), the names of
-    .gz files that do not decompress, and any other (leftover) file in the directory."""
-    backup = re.compile(re.escape(log.name) + r"\.\d+(\.gz)?")
-    contents: dict[str, bytes] = {}
-    bad_gz: list[str] = []
-    leftovers: list[str] = []
-    for path in sorted(log.parent.iterdir()):
-        if path.name == log.name or backup.fullmatch(path.name):
-            data = path.read_bytes()
-            if path.suffix == ".gz":
-                try:
-                    data = gzip.decompress(data)
-                except (OSError, EOFError) as e:
-                    bad_gz.append(f"{path.name} ({e})")
-                    continue
-            contents[path.name] = data
-        elif path.name != ".__app.lock":  # the lock file every process locks
-            leftovers.append(path.name)
-    return contents, bad_gz, leftovers
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", help="directory for the logs (default: a new temp dir)")
@@ -214,36 +159,31 @@ def main() -> int:
     rotations, elapsed = run_workers(args, log, backups)
     print(f"wrote    {n:,} records in {elapsed:.2f} s ({n / elapsed:,.0f} records/s)")
 
-    contents, bad_gz, leftovers = read_files(log)
-    seen: dict[tuple[int, int], int] = {}
-    torn = 0
-    for data in contents.values():
-        whole, t = parse(data)
-        torn += t
-        for key in whole:
-            seen[key] = seen.get(key, 0) + 1
-    expected = {(w, s) for w in range(args.processes) for s in range(args.records)}
-    found = sum(seen.values())
-    lost = len(expected - seen.keys())
-    duplicated = sum(c - 1 for c in seen.values())
-    unexpected = len(seen.keys() - expected)
-    gz_count = sum(name.endswith(".gz") for name in contents)
-    n_backups = len(contents) - (LOG_NAME in contents)
+    report = logcheck.check(log, {f"w{w}": args.records for w in range(args.processes)})
+    gz_count = sum(f.gz for f in report.backups)
 
-    print(f"found    {found:,} records in {LOG_NAME} + {n_backups} backup(s) ({gz_count} .gz)")
+    print(
+        f"found    {report.intact:,} records in {LOG_NAME} + {len(report.backups)} backup(s) "
+        f"({gz_count} .gz)"
+    )
     print(f"rotated  {rotations} time(s) (sum of each handler's num_rollovers)")
-    print(f"lost {lost}, duplicated {duplicated}, torn {torn}", end="")
-    print(f", unknown {unexpected}" if unexpected else "")
-    problems = [f"corrupt .gz: {name}" for name in bad_gz]
-    problems += [f"leftover file: {name}" for name in leftovers]
-    if lost or duplicated or torn or unexpected or found != n:
-        problems.append("records are missing, duplicated or damaged")
+    print(f"lost {report.lost}, duplicated {report.duplicated}, torn {report.torn}", end="")
+    others = {
+        "bytes outside any record": report.garbage_bytes,
+        "out of order": report.out_of_order,
+        "unknown": report.unexpected,
+    }
+    print("".join(f", {what} {n}" for what, n in others.items() if n))
+    problems = [f"corrupt .gz: {bad}" for bad in report.bad_gz]
+    problems += [f"leftover file: {name}" for name in logcheck.stray_files(log)]
+    if not report.clean or report.intact != n:
+        problems.append("records are missing, duplicated, damaged or out of order")
 
     if problems:
         print("\nFAILED:\n  " + "\n  ".join(problems))
         print(f"files kept for inspection in {log_dir}")
         return 1
-    print("\nOK: every record is present exactly once and whole.")
+    print("\nOK: every record is present exactly once, whole and in its writer's order.")
     if args.dir or args.keep:
         print(f"files in {log_dir}")
     else:

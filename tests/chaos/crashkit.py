@@ -26,7 +26,6 @@ import fcntl
 import logging
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import logcheck
 
 LOG_NAME = "app.log"
-BACKUP_RE = re.compile(re.escape(LOG_NAME) + r"\.([1-9][0-9]*)(\.gz)?")
+BACKUP_RE = logcheck.backup_pattern(LOG_NAME)
 WRITER_ERROR_EXIT = 3
 FINAL_WRITER_TIMEOUT = 120.0  # seconds: a deadlock guard, far above the normal < 1 s
 
@@ -195,22 +194,6 @@ class KillOutcome:
         return sum(w.recoveries() for w in self.writers)
 
 
-def lock_holder(lock_path: Path) -> int | None:
-    """The pid holding the flock on ``lock_path``, from /proc/locks (Linux), if any."""
-    try:
-        inode = os.stat(lock_path).st_ino
-        with open("/proc/locks") as f:
-            lines = f.readlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        # "1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF"; waiters have "->".
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
-            return int(fields[4])
-    return None
-
-
 def crash_point(log: Path) -> str:
     """Classify the state of the file set, under the lock, as a writer would find it."""
     fd = os.open(log.parent / logcheck.lock_file_name(log.name), os.O_RDWR | os.O_CREAT, 0o644)
@@ -327,7 +310,7 @@ def run_kills(cfg: KillConfig) -> KillOutcome:
             victim = rng.randrange(len(fleet.live))
             if rng.random() < cfg.aim_at_holder:
                 pids = [proc.pid for _, proc in fleet.live]
-                holder = lock_holder(lock_path)
+                holder = logcheck.flock_holder(lock_path)
                 if holder in pids:
                     victim = pids.index(holder)
             fleet.retire(victim, kill=True)
@@ -419,24 +402,6 @@ class Verdict:
                 setattr(self, f.name, mine + theirs)
 
 
-def check_backup_slots(log: Path, files: list[logcheck.LogFile], gzip: bool) -> list[str]:
-    """Backups must be exactly app.log.1 .. app.log.N, one file per slot, all
-    compressed when gzip is on."""
-    problems = []
-    slots = sorted(f.slot for f in files if f.slot > 0)
-    if slots != list(range(1, len(slots) + 1)):
-        missing = sorted(set(range(1, max(slots, default=0) + 1)) - set(slots))
-        doubled = sorted({s for s in slots if slots.count(s) > 1})
-        problems.append(
-            f"{log.name} backups not contiguous: missing {missing[:10]}, doubled {doubled[:10]}"
-        )
-    if gzip:
-        raw = [f.path.name for f in files if f.slot > 0 and not f.gz]
-        if raw:
-            problems.append(f"uncompressed backups with use_gzip: {raw[:10]}")
-    return problems
-
-
 def verify(outcome: KillOutcome) -> Verdict:
     """Check the file set against the writers' journals."""
     cfg = outcome.config
@@ -482,7 +447,9 @@ def verify(outcome: KillOutcome) -> Verdict:
         v.in_flight_found += n in found
         v.lost_examples.extend(f"{wid}:{seq}" for seq in missing[:3])
     v.stray = logcheck.stray_files(cfg.log)
-    v.slot_problems = check_backup_slots(cfg.log, report.files, cfg.gzip)
+    v.slot_problems = [
+        f"{cfg.log.name}: {p}" for p in logcheck.slot_problems(report.files, gzip=cfg.gzip)
+    ]
     return v
 
 

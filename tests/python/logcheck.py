@@ -1,4 +1,5 @@
-"""Verify a rotating log file set written by many processes.
+"""Write and verify a rotating log file set written by many processes: the one
+record-integrity checker of the tests, the chaos kit, the demo and the benchmark.
 
 Records are framed so that a lost, duplicated, torn or interleaved record is detected
 without splitting on newlines (a record may hold newlines and any non-ASCII text):
@@ -10,22 +11,33 @@ length in UTF-8 bytes and ``crc`` its CRC-32 (8 hex digits). Payloads never cont
 ``<<``. A record is intact when its header, exactly ``len`` payload bytes with that
 CRC and its own end marker follow each other.
 
-Used by test_soak.py (which also runs :func:`mixed_payload` in its worker processes).
+A format with one record per line that cannot carry the frame (the benchmark's, which
+must cost what a real log line costs) is checked the same way through
+:func:`line_parser`: a line is a record when it matches a pattern naming its writer and
+sequence number; any other line is torn.
+
+Standard library only, Python 3.9+: writer processes of either package (this one's and
+CLH 0.9.31's interpreter) import it, and the demo and the benchmark import it by path.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import logging
 import os
 import re
 import zlib
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: What the writers wrote: writer id -> how many records (seq 0..n-1, once each), or a
+#: Counter of (writer id, seq) -> how many times that record must be found.
+Expected = Union[Mapping[str, int], "Counter[tuple[str, int]]"]
 
 _HEADER = re.compile(rb"<<([A-Za-z0-9_.-]+):(\d+):(\d+):([0-9a-f]{8})>>")
 
@@ -63,18 +75,29 @@ def mixed_payload(wid: str, seq: int) -> str:
     return text
 
 
-# -- reading ------------------------------------------------------------------------
+def mixed_record(wid: str, seq: int) -> str:
+    """Record ``seq`` of ``wid`` with the :func:`mixed_payload` mix."""
+    return format_record(wid, seq, mixed_payload(wid, seq))
 
 
-@dataclass
-class LogFile:
-    """One file of the set: the live log (slot 0) or backup ``slot``."""
+def short_record(wid: str, seq: int) -> str:
+    """A small record (about 110 bytes with its newline) of ``wid``."""
+    return format_record(wid, seq, f"{wid} record {seq} " + "y" * 60)
 
-    path: Path
-    slot: int
-    gz: bool
-    data: bytes = b""
-    error: str | None = None  # set when a .gz does not decompress
+
+def framed_logger(handler: logging.Handler, name: str) -> logging.Logger:
+    """Logger ``name``, non-propagating, level INFO, writing through ``handler`` whose
+    formatter is set to ``%(message)s``: a framed record logged as the message is
+    written exactly as framed."""
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
+# -- file names and the lock --------------------------------------------------------
 
 
 def lock_file_name(log_name: str) -> str:
@@ -94,8 +117,87 @@ def temp_name(log_name: str, kind: str, pid: int, n: int) -> str:
     return f"{temp_prefix(log_name)}{kind}.{pid}.{n}"
 
 
-def _backup_re(log_name: str) -> re.Pattern[str]:
+def backup_pattern(log_name: str) -> re.Pattern[str]:
+    """Matches the numbered backups ``<log name>.N`` and ``<log name>.N.gz`` (N >= 1):
+    group 1 is N, group 2 ``.gz`` or None."""
     return re.compile(re.escape(log_name) + r"\.([1-9][0-9]*)(\.gz)?")
+
+
+def read_locked(lock_path: PathLike) -> str:
+    """The lock file's content (a timed log's next rollover time), read under its
+    flock, as the writers read it."""
+    with open(lock_path) as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            return f.read()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def flocks(inode: int) -> list[tuple[int, bool]]:
+    """Every flock() lock on the file with this inode, from /proc/locks (Linux): (pid,
+    waiting), waiting being True for a process blocked in flock(), False for the
+    holder."""
+    out = []
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            waiting = fields[1:2] == ["->"]
+            if waiting:
+                del fields[1]
+            # "<n>: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> <start> <end>"
+            if (
+                len(fields) >= 6
+                and fields[1] == "FLOCK"
+                and fields[5].rsplit(":", 1)[-1] == str(inode)
+            ):
+                out.append((int(fields[4]), waiting))
+    return out
+
+
+def flock_waiters(inode: int) -> set[int]:
+    """PIDs blocked in flock() on the file with this inode (from /proc/locks)."""
+    return {pid for pid, waiting in flocks(inode) if waiting}
+
+
+def flock_holder(path: PathLike) -> int | None:
+    """The pid holding the flock on ``path``, from /proc/locks (Linux), if any; None
+    too when the path or /proc/locks cannot be read."""
+    try:
+        entries = flocks(os.stat(path).st_ino)
+    except OSError:
+        return None
+    return next((pid for pid, waiting in entries if not waiting), None)
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+@dataclass
+class LogFile:
+    """One file of the set: the live log (slot 0) or backup ``slot``."""
+
+    path: Path
+    slot: int
+    gz: bool
+    data: bytes = b""
+    error: str | None = None  # set when a .gz does not decompress
+
+
+def read_file(path: PathLike, slot: int = 0) -> LogFile:
+    """Read one file of a set; a name ending in ``.gz`` is decompressed (one that does
+    not decompress gets ``error`` set and empty ``data``)."""
+    path = Path(path)
+    f = LogFile(path, slot, path.name.endswith(".gz"))
+    raw = path.read_bytes()
+    if f.gz:
+        try:
+            f.data = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            f.error = f"{type(e).__name__}: {e}"
+    else:
+        f.data = raw
+    return f
 
 
 def read_log_set(log_path: PathLike) -> list[LogFile]:
@@ -103,24 +205,16 @@ def read_log_set(log_path: PathLike) -> list[LogFile]:
     (highest slot first, the live log last). A .gz that fails to decompress gets
     ``error`` set and empty ``data``."""
     log_path = Path(log_path)
-    pattern = _backup_re(log_path.name)
-    files: list[LogFile] = []
+    pattern = backup_pattern(log_path.name)
+    found: list[tuple[int, bool, str]] = []
     for entry in os.scandir(log_path.parent):
         m = pattern.fullmatch(entry.name)
         if m:
-            files.append(LogFile(Path(entry.path), int(m.group(1)), bool(m.group(2))))
-    files.sort(key=lambda f: (-f.slot, f.gz))
+            found.append((int(m.group(1)), bool(m.group(2)), entry.path))
+    found.sort(key=lambda f: (-f[0], f[1]))
+    files = [read_file(path, slot) for slot, _, path in found]
     if log_path.exists():
-        files.append(LogFile(log_path, 0, False))
-    for f in files:
-        raw = f.path.read_bytes()
-        if f.gz:
-            try:
-                f.data = gzip.decompress(raw)
-            except (OSError, EOFError, zlib.error) as e:
-                f.error = f"{type(e).__name__}: {e}"
-        else:
-            f.data = raw
+        files.append(read_file(log_path, 0))
     return files
 
 
@@ -128,13 +222,29 @@ def stray_files(log_path: PathLike) -> list[str]:
     """Names in the log's directory that are neither the log, its lock file nor a
     numbered backup: leftover ``app.log.rotate.*``, ``*.part``, temporaries (:func:`temp_name`)..."""
     log_path = Path(log_path)
-    pattern = _backup_re(log_path.name)
+    pattern = backup_pattern(log_path.name)
     allowed = {log_path.name, lock_file_name(log_path.name)}
     return sorted(
         name
         for name in os.listdir(log_path.parent)
         if name not in allowed and not pattern.fullmatch(name)
     )
+
+
+def slot_problems(files: Sequence[LogFile], gzip: bool = False) -> list[str]:
+    """What is wrong with the backups of a set read by :func:`read_log_set`: they must
+    be exactly slots 1..N, one file per slot, and all compressed when ``gzip``."""
+    problems = []
+    slots = sorted(f.slot for f in files if f.slot > 0)
+    if slots != list(range(1, len(slots) + 1)):
+        missing = sorted(set(range(1, max(slots, default=0) + 1)) - set(slots))
+        doubled = sorted({s for s in slots if slots.count(s) > 1})
+        problems.append(f"backups not contiguous: missing {missing[:10]}, doubled {doubled[:10]}")
+    if gzip:
+        raw = [f.path.name for f in files if f.slot > 0 and not f.gz]
+        if raw:
+            problems.append(f"uncompressed backups with use_gzip: {raw[:10]}")
+    return problems
 
 
 # -- parsing ------------------------------------------------------------------------
@@ -178,6 +288,32 @@ def parse_records(data: bytes) -> Parsed:
     return out
 
 
+def line_parser(pattern: re.Pattern[bytes]) -> Callable[[bytes], Parsed]:
+    """A parser (for the ``parse`` argument of the checks) of a format with one record
+    per ``\\n``-terminated line: a line is a record when ``pattern`` matches all of it
+    and names the writer and the sequence number in groups ``wid`` and ``seq``; any
+    other line, and a last line without its newline, is torn."""
+
+    def parse(data: bytes) -> Parsed:
+        out = Parsed()
+        lines = data.split(b"\n")
+        tail = lines.pop()  # what follows the last newline: nothing, unless cut short
+        for line in lines:
+            m = pattern.fullmatch(line)
+            if m is None:
+                out.torn += 1
+                out.garbage_bytes += len(line) + 1
+            else:
+                out.records.append((m.group("wid").decode("ascii"), int(m.group("seq"))))
+                out.largest = max(out.largest, len(line) + 1)
+        if tail:
+            out.torn += 1
+            out.garbage_bytes += len(tail)
+        return out
+
+    return parse
+
+
 # -- the whole check ----------------------------------------------------------------
 
 
@@ -186,20 +322,26 @@ class Report:
     """Result of checking a log file set against what the writers wrote."""
 
     files: list[LogFile]
-    intact: int = 0  # intact records found, duplicates included
-    lost: int = 0
-    duplicated: int = 0  # extra copies of records found more than once
+    intact: int = 0  # intact records found, duplicates and unexpected ones included
+    lost: int = 0  # expected records found fewer times than expected (each missing copy)
+    duplicated: int = 0  # extra copies of records found more often than expected
     torn: int = 0
     garbage_bytes: int = 0
     out_of_order: int = 0  # a writer's record found in an older file than its predecessor
-    unexpected: int = 0  # intact records of an unknown writer or beyond its count
+    unexpected: int = 0  # intact records neither expected nor optional
     bad_gz: list[str] = field(default_factory=list)
     found: dict[str, list[int]] = field(default_factory=dict)  # wid -> sorted unique seqs
     largest_record: int = 0
+    counts: Counter[tuple[str, int]] = field(default_factory=Counter)  # every intact record
 
     @property
     def backups(self) -> list[LogFile]:
         return [f for f in self.files if f.slot > 0]
+
+    @property
+    def matched(self) -> int:
+        """Intact records that were expected or optional, duplicates included."""
+        return self.intact - self.unexpected
 
     @property
     def clean(self) -> bool:
@@ -209,13 +351,18 @@ class Report:
     @property
     def intact_without_loss(self) -> bool:
         """Like :attr:`clean` but tolerating lost records (retention)."""
+        return self.out_of_order == 0 and self.clean_any_order_without_loss
+
+    @property
+    def clean_any_order(self) -> bool:
+        """Like :attr:`clean` but without the order (for files read in no particular
+        order, or written by several handlers at once)."""
+        return self.lost == 0 and self.clean_any_order_without_loss
+
+    @property
+    def clean_any_order_without_loss(self) -> bool:
         return not (
-            self.duplicated
-            or self.torn
-            or self.garbage_bytes
-            or self.out_of_order
-            or self.unexpected
-            or self.bad_gz
+            self.duplicated or self.torn or self.garbage_bytes or self.unexpected or self.bad_gz
         )
 
     def summary(self) -> str:
@@ -229,34 +376,78 @@ class Report:
         )
 
 
-def check(log_path: PathLike, expected: Mapping[str, int]) -> Report:
-    """Read and parse the file set of ``log_path``; ``expected`` maps each writer id to
-    how many records (seq 0..n-1) it wrote."""
-    files = read_log_set(log_path)
-    report = Report(files)
-    seen: dict[str, dict[int, int]] = defaultdict(dict)
+def expect(counts: Mapping[str, int]) -> Counter[tuple[str, int]]:
+    """Records 0..n-1 of every writer, once each (the general form of ``expected``)."""
+    return Counter({(wid, seq): 1 for wid, n in counts.items() for seq in range(n)})
+
+
+def check_files(
+    files: Sequence[LogFile],
+    expected: Expected,
+    *,
+    optional: Iterable[tuple[str, int]] = (),
+    parse: Callable[[bytes], Parsed] = parse_records,
+) -> Report:
+    """Parse ``files`` (oldest first: the order is checked per writer) and count their
+    records against ``expected``; each ``optional`` record may be found once or not at
+    all (a record in flight when its writer died)."""
+    if not isinstance(expected, Counter):
+        expected = expect(expected)
+    optional = set(optional)
+    report = Report(list(files))
+    counts = report.counts
     last: dict[str, int] = {}
     for f in files:
         if f.error is not None:
             report.bad_gz.append(f"{f.path.name}: {f.error}")
             continue
-        parsed = parse_records(f.data)
+        parsed = parse(f.data)
         report.torn += parsed.torn
         report.garbage_bytes += parsed.garbage_bytes
         report.largest_record = max(report.largest_record, parsed.largest)
-        for wid, seq in parsed.records:
-            report.intact += 1
-            if wid not in expected or seq >= expected[wid]:
+        report.intact += len(parsed.records)
+        counts.update(parsed.records)
+        for key in parsed.records:
+            if key not in expected and key not in optional:
                 report.unexpected += 1
                 continue
-            counts = seen[wid]
-            counts[seq] = counts.get(seq, 0) + 1
+            wid, seq = key
             if seq < last.get(wid, -1):
                 report.out_of_order += 1
             last[wid] = max(seq, last.get(wid, -1))
-    for wid, n in expected.items():
-        counts = seen.get(wid, {})
-        report.lost += n - len(counts)
-        report.duplicated += sum(c - 1 for c in counts.values())
-        report.found[wid] = sorted(counts)
+    report.lost = sum(max(0, n - counts[key]) for key, n in expected.items())
+    report.duplicated = sum(max(0, c - expected.get(key, 1)) for key, c in counts.items())
+    found: dict[str, set[int]] = {wid: set() for wid, _ in expected}
+    for key in counts:
+        if key in expected or key in optional:
+            found.setdefault(key[0], set()).add(key[1])
+    report.found = {wid: sorted(seqs) for wid, seqs in found.items()}
     return report
+
+
+def check_data(
+    blobs: Iterable[bytes],
+    expected: Expected,
+    *,
+    optional: Iterable[tuple[str, int]] = (),
+    parse: Callable[[bytes], Parsed] = parse_records,
+) -> Report:
+    """:func:`check_files` for the contents of files read some other way (a set of
+    dated backups, say), oldest first; the report names no files."""
+    files = [LogFile(Path(f"<data {i}>"), 0, False, data) for i, data in enumerate(blobs)]
+    report = check_files(files, expected, optional=optional, parse=parse)
+    report.files = []
+    return report
+
+
+def check(
+    log_path: PathLike,
+    expected: Expected,
+    *,
+    optional: Iterable[tuple[str, int]] = (),
+    parse: Callable[[bytes], Parsed] = parse_records,
+) -> Report:
+    """Read (:func:`read_log_set`) and check the numbered file set of ``log_path``;
+    ``expected`` maps each writer id to how many records (seq 0..n-1) it wrote (or see
+    :data:`Expected` and :func:`check_files`)."""
+    return check_files(read_log_set(log_path), expected, optional=optional, parse=parse)

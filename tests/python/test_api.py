@@ -9,7 +9,6 @@ are named in the tests' docstrings.
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import inspect
 import logging
@@ -19,19 +18,28 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
-import tempfile
-import textwrap
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
 import concurrent_log_handler
+import logcheck
 import pytest
 from concurrent_log_handler import ConcurrentRotatingFileHandler
+from conftest import (
+    LOGGING_ERROR,
+    as_nobody,
+    dict_config_script,
+    file_config_script,
+    held_lock,
+    needs_root,
+    nobody_group,
+    rec,
+    run_python,
+    wait_blocked,
+)
 
 Factory = Callable[..., ConcurrentRotatingFileHandler]
 
@@ -61,60 +69,6 @@ CLH_0_9_31_SIGNATURE: list[tuple[str, object]] = [
 # -- helpers ------------------------------------------------------------------------
 
 
-def rec(msg: str, level: int = logging.INFO) -> logging.LogRecord:
-    """A record whose default formatting is exactly ``msg``."""
-    return logging.makeLogRecord(
-        {"msg": msg, "levelno": level, "levelname": logging.getLevelName(level)}
-    )
-
-
-@pytest.fixture
-def make_handler() -> Iterator[Factory]:
-    """Build handlers; close them all at teardown."""
-    made: list[ConcurrentRotatingFileHandler] = []
-
-    def factory(*args: object, **kwargs: object) -> ConcurrentRotatingFileHandler:
-        h = ConcurrentRotatingFileHandler(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(h)
-        return h
-
-    yield factory
-    for h in made:
-        h.close()
-
-
-@pytest.fixture
-def make_logger() -> Iterator[Callable[[logging.Handler], logging.Logger]]:
-    """A private, non-propagating logger wired to one handler; unwired at teardown."""
-    wired: list[tuple[logging.Logger, logging.Handler]] = []
-
-    def factory(handler: logging.Handler) -> logging.Logger:
-        logger = logging.getLogger(f"clh-api-test.{len(wired)}.{id(handler)}")
-        logger.propagate = False
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
-        wired.append((logger, handler))
-        return logger
-
-    yield factory
-    for logger, handler in wired:
-        logger.removeHandler(handler)
-
-
-def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None):
-    """Run ``code`` in a fresh interpreter (this venv's); fail with its output on error."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
 def clh_model(records: list[bytes], max_bytes: int, backup_count: int) -> tuple[list[bytes], int]:
     """CLH 0.9.31's size rotation, replayed in memory: before each record, rotate if the
     log holds >= max_bytes. Returns ([app.log, app.log.1, ...], rotations)."""
@@ -139,20 +93,6 @@ def read_backup(path: Path, gz: bool) -> bytes:
 
 def mode_of(path: object) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)  # type: ignore[arg-type]
-
-
-def blocked_flock_waiters(inode: int) -> set:
-    """PIDs blocked in flock() on the file with this inode (from /proc/locks)."""
-    pids = set()
-    with open("/proc/locks") as f:
-        for line in f:
-            if "->" not in line or "FLOCK" not in line:
-                continue
-            fields = line.split("->", 1)[1].split()
-            # FLOCK ADVISORY WRITE <pid> <maj:min:inode> <start> <end>
-            if int(fields[4].rsplit(":", 1)[1]) == inode:
-                pids.add(int(fields[3]))
-    return pids
 
 
 # -- constructor and attributes -----------------------------------------------------
@@ -315,32 +255,9 @@ print(type(h).__module__, type(h).__name__, h.maxBytes, h.backupCount)
 def test_file_config(tmp_path: Path) -> None:
     """logging.config.fileConfig with class=handlers.ConcurrentRotatingFileHandler and
     args=(...) builds a working, rotating handler (run in a fresh interpreter)."""
-    ini = tmp_path / "logging.ini"
-    ini.write_text(
-        textwrap.dedent(
-            f"""\
-            [loggers]
-            keys=root
-            [handlers]
-            keys=clh
-            [formatters]
-            keys=plain
-            [logger_root]
-            level=INFO
-            handlers=clh
-            [handler_clh]
-            class=handlers.ConcurrentRotatingFileHandler
-            level=INFO
-            formatter=plain
-            args=({str(tmp_path / "cfg.log")!r}, 'a', 200, 3)
-            [formatter_plain]
-            format=%(message)s
-            """
-        )
-    )
-    code = "import logging.config, concurrent_log_handler, sys\n"
-    code += "logging.config.fileConfig(sys.argv[1])\n" + _LOG_RECORDS
-    proc = run_python(code, str(ini))
+    args = (str(tmp_path / "cfg.log"), "a", 200, 3)
+    code = file_config_script(tmp_path / "logging.ini", "ConcurrentRotatingFileHandler", args)
+    proc = run_python(code + _LOG_RECORDS)
     assert proc.stdout.split() == ["concurrent_log_handler", "ConcurrentRotatingFileHandler"] + [
         "200",
         "3",
@@ -352,22 +269,14 @@ def test_file_config(tmp_path: Path) -> None:
 def test_dict_config(tmp_path: Path, key: str) -> None:
     """logging.config.dictConfig with '()' or 'class': 'concurrent_log_handler.
     ConcurrentRotatingFileHandler' and keyword arguments builds a working handler."""
-    code = f"""
-import logging.config
-logging.config.dictConfig({{
-    "version": 1,
-    "formatters": {{"plain": {{"format": "%(message)s"}}}},
-    "handlers": {{"clh": {{
-        {key!r}: "concurrent_log_handler.ConcurrentRotatingFileHandler",
-        "formatter": "plain",
-        "filename": {str(tmp_path / "cfg.log")!r},
-        "maxBytes": 200,
-        "backupCount": 3,
-        "use_gzip": False,
-    }}}},
-    "root": {{"level": "INFO", "handlers": ["clh"]}},
-}})
-"""
+    code = dict_config_script(
+        key,
+        "ConcurrentRotatingFileHandler",
+        filename=str(tmp_path / "cfg.log"),
+        maxBytes=200,
+        backupCount=3,
+        use_gzip=False,
+    )
     proc = run_python(code + _LOG_RECORDS)
     assert proc.stdout.split() == ["concurrent_log_handler", "ConcurrentRotatingFileHandler"] + [
         "200",
@@ -465,7 +374,7 @@ def test_unicode_error_policy_strict(
     logger.info("after")
     assert (tmp_path / "s.log").read_bytes() == b"before\nafter\n"
     err = capsys.readouterr().err
-    assert err.count("--- Logging error ---") == 1
+    assert err.count(LOGGING_ERROR) == 1
     assert "UnicodeEncodeError" in err
 
 
@@ -732,51 +641,7 @@ def test_path_is_a_directory(tmp_path: Path) -> None:
     assert str(d) in str(info.value)
 
 
-def _as_nobody(fn: Callable[[], None]) -> str:
-    """Run ``fn`` in a forked child that has dropped root for nobody; return
-    "ok" or "<ExceptionType>: <message>"."""
-    import pwd
-
-    nobody = pwd.getpwnam("nobody")
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            try:
-                fn()
-                out = "ok"
-            except BaseException as e:  # noqa: BLE001
-                out = f"{type(e).__name__}: {e}"
-            os.write(w, out.encode("utf-8", "replace"))
-        finally:
-            os._exit(0)
-    os.close(w)
-    chunks = []
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    assert status == 0
-    return b"".join(chunks).decode()
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory under /tmp that user nobody can traverse (pytest's tmp_path cannot)."""
-    d = Path(tempfile.mkdtemp(prefix="clh-api-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to user nobody")
+@needs_root
 def test_unwritable_directory(shared_dir: Path) -> None:
     """As a user who may not write the directory (root's access() says yes to
     everything, so the check runs as nobody): PermissionError naming the directory.
@@ -793,8 +658,8 @@ def test_unwritable_directory(shared_dir: Path) -> None:
 
         return fn
 
-    assert _as_nobody(build(rw)) == "ok"
-    result = _as_nobody(build(ro))
+    assert as_nobody(build(rw)) == "ok"
+    result = as_nobody(build(ro))
     assert result.startswith("PermissionError: "), result
     assert str(ro) in result
     assert os.listdir(ro) == []
@@ -817,11 +682,11 @@ def test_directory_removed_mid_run(
     shutil.rmtree(d)
     logger.info("two")  # must not raise
     err = capsys.readouterr().err
-    assert "--- Logging error ---" in err
+    assert LOGGING_ERROR in err
     d.mkdir()
     logger.info("three")
     assert (d / "app.log").read_bytes() == b"three\n"
-    assert "--- Logging error ---" not in capsys.readouterr().err
+    assert LOGGING_ERROR not in capsys.readouterr().err
 
 
 def test_lock_file_recreated_with_directory(
@@ -841,20 +706,15 @@ def test_lock_file_recreated_with_directory(
     logger.info("lost with the directory")
     d.mkdir()
     logger.info("two")
-    with open(h.lockFilename, "a+") as holder:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        inode = os.fstat(holder.fileno()).st_ino
+    with held_lock(h.lockFilename) as holder:
+        inode = os.fstat(holder).st_ino
         t = threading.Thread(target=logger.info, args=("three",))
         t.start()
         # Wait (guarded) until the emit either finished (lock not honoured) or blocks on
         # the new lock file.
-        deadline = time.monotonic() + 60
-        while t.is_alive() and os.getpid() not in blocked_flock_waiters(inode):
-            assert time.monotonic() < deadline, "emit neither finished nor blocked"
-            time.sleep(0.001)
+        wait_blocked(inode, [os.getpid()], timeout=60, abort=lambda: not t.is_alive())
         finished_while_locked = not t.is_alive()
         written_while_locked = (d / "app.log").read_bytes()
-        fcntl.flock(holder, fcntl.LOCK_UN)
     t.join(60)
     assert not finished_while_locked, "emit wrote while another holder had the lock file"
     assert written_while_locked == b"two\n"
@@ -878,12 +738,12 @@ def test_log_path_turned_into_directory(
     logger.info("two")  # must not raise
     logger.error("three")
     err = capsys.readouterr().err
-    assert err.count("--- Logging error ---") == 2
+    assert err.count(LOGGING_ERROR) == 2
     log.rmdir()
     saved.rename(log)
     logger.info("four")
     assert log.read_bytes() == b"one\nfour\n"
-    assert "--- Logging error ---" not in capsys.readouterr().err
+    assert LOGGING_ERROR not in capsys.readouterr().err
 
 
 # -- subclassing, recursion, close, threads -----------------------------------------
@@ -940,11 +800,8 @@ print(h.num_rollovers)
     except subprocess.TimeoutExpired:
         pytest.fail("deadlock: logging from inside Formatter.format never returned")
     assert int(proc.stdout) > 0
-    backups = sorted(
-        (p for p in tmp_path.iterdir() if p.name.startswith("app.log.")),
-        key=lambda p: -int(p.name.rsplit(".", 1)[1]),
-    )
-    lines = b"".join(p.read_bytes() for p in [*backups, log]).decode().splitlines()
+    assert logcheck.stray_files(log) == []
+    lines = b"".join(f.data for f in logcheck.read_log_set(log)).decode().splitlines()
     expected = []
     for i in range(200):
         outer = f"outer {i:03d} {'x' * 20}"
@@ -990,27 +847,15 @@ def test_threads_share_one_handler(tmp_path: Path, make_handler: Factory) -> Non
     for w in workers:
         w.join()
     assert errors == []
-    backups = sorted(
-        (p for p in tmp_path.iterdir() if p.name.startswith("app.log.")),
-        key=lambda p: -int(p.name.rsplit(".", 1)[1]),
-    )
-    assert len(backups) > 5
-    assert h.num_rollovers == len(backups)
-    pattern = re.compile(r"T(\d)-(\d{5}) p{20,79} end-T\1-\2")
-    seen: dict[int, list[int]] = {t: [] for t in range(threads)}
-    torn = []
-    for p in [*backups, log]:
-        data = p.read_text()
-        assert data.endswith("\n"), p
-        for line in data.splitlines():
-            m = pattern.fullmatch(line)
-            if m is None:
-                torn.append(line)
-            else:
-                seen[int(m.group(1))].append(int(m.group(2)))
-    assert torn == []
-    for t in range(threads):
-        assert seen[t] == list(range(per_thread)), f"thread {t}"
+    # One record per line: every line is one whole record, each thread's exactly once
+    # and in order.
+    line = re.compile(rb"T(?P<wid>\d)-(?P<seq>\d{5}) p{20,79} end-T(?P=wid)-(?P=seq)")
+    expected = {str(t): per_thread for t in range(threads)}
+    report = logcheck.check(log, expected, parse=logcheck.line_parser(line))
+    assert report.clean, report.summary()
+    assert logcheck.stray_files(log) == []
+    assert len(report.backups) > 5
+    assert h.num_rollovers == len(report.backups)
 
 
 # -- permissions and owner ----------------------------------------------------------
@@ -1058,18 +903,6 @@ def test_umask(tmp_path: Path, process_umask: None, use_gzip: bool) -> None:
     assert os.umask(0o022) == 0o022
 
 
-def _nobody_group() -> str:
-    import grp
-
-    for name in ("nogroup", "nobody"):
-        try:
-            grp.getgrnam(name)
-            return name
-        except KeyError:
-            pass
-    pytest.skip("no 'nogroup' or 'nobody' group on this machine")
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 @pytest.mark.parametrize("use_gzip", [False, True])
 def test_owner(tmp_path: Path, use_gzip: bool) -> None:
@@ -1078,7 +911,7 @@ def test_owner(tmp_path: Path, use_gzip: bool) -> None:
     import grp
     import pwd
 
-    group = _nobody_group()
+    group = nobody_group()
     uid = pwd.getpwnam("nobody").pw_uid
     gid = grp.getgrnam(group).gr_gid
     for p in _perm_files(tmp_path, use_gzip, owner=("nobody", group)):

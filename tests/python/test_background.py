@@ -9,7 +9,6 @@ subprocess of their own. Scale with CLH_SOAK_SCALE (default 1).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -18,22 +17,26 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Callable
 
+import logcheck
 import pytest
+from concurrent_log_handler import ConcurrentRotatingFileHandler
+from conftest import (
+    LOGGING_ERROR,
+    SOAK_SCALE,
+    TESTS_DIR,
+    StrictHandler,
+    assert_complete,
+    held_lock,
+    needs_root,
+)
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import logcheck  # noqa: E402
-from concurrent_log_handler import ConcurrentRotatingFileHandler  # noqa: E402
-
-SCALE = int(os.environ.get("CLH_SOAK_SCALE", "1"))
 SCRIPT_TIMEOUT = 240.0  # seconds: a deadlock guard, far above what a scenario needs
 JOIN_TIMEOUT = 60.0
-LOGGING_ERROR = "--- Logging error ---"
 
 # Every scenario script starts with this. Its first lines register an exit hook before
 # logging and this package are imported, so that hooks appended to ``EARLY_EXIT_HOOKS``
@@ -50,60 +53,19 @@ import logging
 import os
 from pathlib import Path
 
-sys.path.insert(0, {str(HERE)!r})
+sys.path.insert(0, {str(TESTS_DIR)!r})
 import logcheck
 from concurrent_log_handler import (
     ConcurrentRotatingFileHandler,
     ConcurrentTimedRotatingFileHandler,
 )
 
+mixed, short = logcheck.mixed_record, logcheck.short_record
+
 
 def make_logger(handler, name="scenario"):
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    return logger
-
-
-def mixed(wid, seq):
-    return logcheck.format_record(wid, seq, logcheck.mixed_payload(wid, seq))
-
-
-def short(wid, seq):
-    return logcheck.format_record(wid, seq, f"{{wid}} record {{seq}} " + "y" * 60)
+    return logcheck.framed_logger(handler, name)
 """
-
-
-class StrictHandler(ConcurrentRotatingFileHandler):
-    """Raises the error instead of printing it, so a failed emit or flush fails the test."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        error = sys.exc_info()[1]
-        if error is None:
-            raise RuntimeError("handleError called outside an exception")
-        raise error
-
-
-def make_logger(name: str, handler: logging.Handler) -> logging.Logger:
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    return logger
-
-
-@pytest.fixture
-def loggers() -> Iterator[list[logging.Logger]]:
-    """Loggers to strip of their handlers (closed) after the test."""
-    made: list[logging.Logger] = []
-    yield made
-    for logger in made:
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-            h.close()
 
 
 def run_script(
@@ -119,33 +81,6 @@ def run_script(
         timeout=timeout,
         cwd=directory,
     )
-
-
-def assert_complete(log: Path, expected: dict[str, int], *, gz: bool) -> logcheck.Report:
-    """Every expected record exactly once, whole, in order; backups numbered 1..N, all
-    compressed when ``gz`` (and all decompress); nothing else in the directory."""
-    report = logcheck.check(log, expected)
-    assert report.clean, report.summary()
-    slots = sorted(f.slot for f in report.backups)
-    assert slots == list(range(1, len(slots) + 1)), f"backups not contiguous: {slots}"
-    if gz:
-        plain = [f.path.name for f in report.backups if not f.gz]
-        assert plain == [], f"uncompressed backups left: {plain}"
-    assert logcheck.stray_files(log) == []
-    return report
-
-
-def hold_lock(path: str) -> int:
-    """Take CLH's lock from this test (another open file description, so it excludes
-    the handler's writer thread as it would another process); returns the fd."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
-
-
-def release_lock(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
 
 
 # -- 1. exit without close() ----------------------------------------------------------
@@ -246,7 +181,7 @@ def test_exit_without_close_loses_nothing(tmp_path: Path, how: str, n: int, code
     whose exit SIGTERMs the workers."""
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()
-    result = run_script(tmp_path, EXIT_SCRIPT, how, log, n * SCALE)
+    result = run_script(tmp_path, EXIT_SCRIPT, how, log, n * SOAK_SCALE)
     assert result.returncode == code, result.stderr
     assert LOGGING_ERROR not in result.stderr, result.stderr
     if how == "raise":
@@ -265,15 +200,12 @@ def test_exit_without_close_loses_nothing(tmp_path: Path, how: str, n: int, code
 def read_log_set_locked(log: Path, lock_path: str) -> bytes:
     """The live log and every backup, read while holding CLH's lock, so that no
     rotation moves a record between the files being read."""
-    fd = hold_lock(lock_path)
-    try:
+    with held_lock(lock_path):
         return b"".join(f.data for f in logcheck.read_log_set(log))
-    finally:
-        release_lock(fd)
 
 
 def test_flush_returns_after_every_record_emitted_before_it(
-    tmp_path: Path, loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """Four threads each emit a burst, flush, and immediately read the files: every
     record of their burst is there. Two more threads log without flushing meanwhile
@@ -281,9 +213,8 @@ def test_flush_returns_after_every_record_emitted_before_it(
     record of every thread is there exactly once, in order."""
     log = tmp_path / "app.log"
     handler = StrictHandler(str(log), maxBytes=1 << 20, backupCount=10_000, background=True)
-    logger = make_logger("test_background.flush", handler)
-    loggers.append(logger)
-    iterations = 120 * SCALE
+    logger = make_logger(handler, "test_background.flush")
+    iterations = 120 * SOAK_SCALE
     checkers_done = threading.Event()
     counts: dict[str, int] = {}
     failures: list[str] = []
@@ -313,7 +244,7 @@ def test_flush_returns_after_every_record_emitted_before_it(
     def noise(wid: str) -> None:
         seq = 0
         try:
-            while not checkers_done.is_set() and seq < 20_000 * SCALE:
+            while not checkers_done.is_set() and seq < 20_000 * SOAK_SCALE:
                 logger.info(logcheck.format_record(wid, seq, "noise " + "z" * (seq % 50)))
                 seq += 1
         except BaseException as e:  # noqa: BLE001
@@ -343,7 +274,9 @@ DROP_NOTICE = re.compile(
 )
 
 
-def test_drop_overflow_counts_exactly(tmp_path: Path, loggers: list[logging.Logger]) -> None:
+def test_drop_overflow_counts_exactly(
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
+) -> None:
     """queue_overflow="drop" with a 10-record queue whose writer thread is stuck (the
     test holds the lock): of 500 records, those written plus ``dropped_records`` make
     500, none written twice, in order; the notice lines (one per batch that followed
@@ -352,16 +285,12 @@ def test_drop_overflow_counts_exactly(tmp_path: Path, loggers: list[logging.Logg
     with no further drop or notice."""
     log = tmp_path / "app.log"
     handler = StrictHandler(str(log), background=True, queue_records=10, queue_overflow="drop")
-    logger = make_logger("test_background.drop", handler)
-    loggers.append(logger)
+    logger = make_logger(handler, "test_background.drop")
     emitted = 500
-    fd = hold_lock(handler.lockFilename)
-    try:
+    with held_lock(handler.lockFilename):
         for seq in range(emitted):
             logger.info(logcheck.format_record("d", seq, f"record {seq}"))
         dropped = handler.dropped_records
-    finally:
-        release_lock(fd)
     handler.flush()
     assert handler.dropped_records == dropped  # the count is final once emits stopped
     assert dropped >= emitted - 20, dropped  # at most one batch taken + a full queue
@@ -390,15 +319,14 @@ def test_drop_overflow_counts_exactly(tmp_path: Path, loggers: list[logging.Logg
 
 
 def test_block_overflow_waits_and_loses_nothing(
-    tmp_path: Path, loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """queue_overflow="block" with a 10-record queue whose writer thread is stuck (the
     test holds the lock): the emitting thread blocks, nothing reaches the file; once
     the lock is released it finishes and all 100 records are written, in order."""
     log = tmp_path / "app.log"
     handler = StrictHandler(str(log), background=True, queue_records=10)
-    logger = make_logger("test_background.block", handler)
-    loggers.append(logger)
+    logger = make_logger(handler, "test_background.block")
     failures: list[BaseException] = []
 
     def emit_all() -> None:
@@ -408,15 +336,12 @@ def test_block_overflow_waits_and_loses_nothing(
         except BaseException as e:  # noqa: BLE001
             failures.append(e)
 
-    fd = hold_lock(handler.lockFilename)
-    try:
+    with held_lock(handler.lockFilename):
         emitter = threading.Thread(target=emit_all, daemon=True)
         emitter.start()
         emitter.join(0.5)
         assert emitter.is_alive(), "emit did not block on a full queue"
         assert not log.exists() or log.read_bytes() == b""
-    finally:
-        release_lock(fd)
     emitter.join(JOIN_TIMEOUT)
     assert not emitter.is_alive(), "emit still blocked after the lock was released"
     assert failures == []
@@ -496,7 +421,7 @@ def test_fork_while_a_thread_logs_in_background(tmp_path: Path) -> None:
     half of them through os._exit after flush(), half through interpreter exit), no
     child writes the parent's queued records (every parent record exactly once) and
     the parent goes on logging, then exits without close()."""
-    forks, per_child = 24 * SCALE, 300
+    forks, per_child = 24 * SOAK_SCALE, 300
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()
     result = run_script(tmp_path, FORK_SCRIPT, log, forks, per_child)
@@ -809,16 +734,7 @@ print("END", flush=True)
 """
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory under /tmp that user nobody can traverse (pytest's tmp_path cannot)."""
-    d = Path(tempfile.mkdtemp(prefix="clh-bg-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to user nobody")
+@needs_root
 def test_writer_thread_error_is_reported_and_recovered(shared_dir: Path) -> None:
     """As user nobody, the log directory turns read-only mid-run (rotation cannot
     rename): the next emit or flush reports '--- Logging error ---' naming the
@@ -845,7 +761,7 @@ def test_writer_thread_error_is_reported_and_recovered(shared_dir: Path) -> None
 
 def test_directory_removed_in_background_mode(
     tmp_path: Path,
-    loggers: list[logging.Logger],
+    make_logger: Callable[..., logging.Logger],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -857,8 +773,7 @@ def test_directory_removed_in_background_mode(
     logs.mkdir()
     log = logs / "app.log"
     handler = ConcurrentRotatingFileHandler(str(log), backupCount=10, background=True)
-    logger = make_logger("test_background.removed", handler)
-    loggers.append(logger)
+    logger = make_logger(handler, "test_background.removed")
 
     def log_range(start: int, stop: int) -> None:
         for seq in range(start, stop):
@@ -889,7 +804,7 @@ def test_directory_removed_in_background_mode(
 
 
 def test_sync_emit_does_not_wait_for_compression(
-    tmp_path: Path, loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """Sync mode, maxBytes 8 MiB, use_gzip: right after an emit that rotated returns,
     the backup can still be seen uncompressed (app.log.1) or being compressed (the
@@ -897,8 +812,7 @@ def test_sync_emit_does_not_wait_for_compression(
     after the emit returned. After flush() only complete .gz backups remain."""
     log = tmp_path / "app.log"
     handler = StrictHandler(str(log), maxBytes=8 << 20, backupCount=10, use_gzip=True)
-    logger = make_logger("test_background.gzip", handler)
-    loggers.append(logger)
+    logger = make_logger(handler, "test_background.gzip")
     seen: list[list[str]] = []
     seq = 0
     while handler.num_rollovers < 3:
@@ -930,18 +844,17 @@ def test_sync_emit_does_not_wait_for_compression(
 
 
 def test_set_background_switches_while_threads_log(
-    tmp_path: Path, loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """Three threads log while the main thread switches background mode on and off 20
     times: every record is written exactly once, each thread's in order, and the mode
     is what was asked for."""
     log = tmp_path / "app.log"
     handler = StrictHandler(str(log), maxBytes=512 << 10, backupCount=10_000)
-    logger = make_logger("test_background.switch", handler)
-    loggers.append(logger)
+    logger = make_logger(handler, "test_background.switch")
     progress = threading.Semaphore(0)
     failures: list[BaseException] = []
-    per_thread = 3000 * SCALE
+    per_thread = 3000 * SOAK_SCALE
 
     def writer(wid: str) -> None:
         try:

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SOAK_SCALE
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
-import crashkit
-import logcheck
-from concurrent_log_handler import ConcurrentRotatingFileHandler
+sys.path.insert(0, str(REPO / "tests" / "chaos"))
+import crashkit  # noqa: E402 - after the sys.path line above
+import logcheck  # noqa: E402
+from concurrent_log_handler import ConcurrentRotatingFileHandler  # noqa: E402
 
-SCALE = int(os.environ.get("CLH_SOAK_SCALE", "1"))
-KILLS = 30 * SCALE
+KILLS = 30 * SOAK_SCALE
 
 
 # -- real SIGKILLs ----------------------------------------------------------------------

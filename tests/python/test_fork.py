@@ -10,7 +10,6 @@ Scale with CLH_SOAK_SCALE (default 1).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import multiprocessing
 import os
@@ -21,29 +20,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import logcheck
-from concurrent_log_handler import ConcurrentRotatingFileHandler
+import pytest
+from conftest import SOAK_SCALE, StrictHandler, assert_complete, held_lock, wait_blocked
 
-SCALE = int(os.environ.get("CLH_SOAK_SCALE", "1"))
 CHILD_TIMEOUT = 30.0  # seconds: a deadlock guard, far above the time a child needs
 POOL_LOGGER = "test_fork.pool"
-
-
-class StrictHandler(ConcurrentRotatingFileHandler):
-    """Raises the error instead of printing it, so a failed emit fails the test."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        error = sys.exc_info()[1]
-        if error is None:
-            raise RuntimeError("handleError called outside an exception")
-        raise error
 
 
 def payload(wid: str, seq: int) -> str:
@@ -59,25 +45,9 @@ def log_records(logger: logging.Logger, wid: str, seqs: Iterable[int]) -> None:
         logger.info(logcheck.format_record(wid, seq, payload(wid, seq)))
 
 
-def make_logger(name: str, log: Path, **kwargs: object) -> tuple[logging.Logger, StrictHandler]:
-    handler = StrictHandler(str(log), backupCount=1_000_000, **kwargs)  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    return logger, handler
-
-
-@pytest.fixture
-def cleanup_loggers() -> Iterator[list[logging.Logger]]:
-    """Loggers to strip of their handlers (closed) after the test."""
-    loggers: list[logging.Logger] = []
-    yield loggers
-    for logger in loggers:
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-            h.close()
+def strict_handler(log: Path, **kwargs: object) -> StrictHandler:
+    """A StrictHandler on ``log`` that keeps every backup."""
+    return StrictHandler(str(log), backupCount=1_000_000, **kwargs)  # type: ignore[arg-type]
 
 
 def fork_child(body: Callable[[], None]) -> int:
@@ -117,18 +87,8 @@ def wait_exit(pid: int, timeout: float = CHILD_TIMEOUT) -> int:
         time.sleep(0.01)  # only without pidfd_open: poll
 
 
-def assert_clean(log: Path, expected: dict[str, int], min_backups: int) -> None:
-    """Every expected record exactly once, whole, in order; backups .1..N; no leftovers."""
-    report = logcheck.check(log, expected)
-    assert report.clean, report.summary()
-    slots = sorted(f.slot for f in report.backups)
-    assert slots == list(range(1, len(slots) + 1)), f"backups not contiguous: {slots}"
-    assert len(slots) >= min_backups, f"only {len(slots)} rotations: {report.summary()}"
-    assert logcheck.stray_files(log) == []
-
-
 def test_handler_made_before_fork_serves_parent_and_children(
-    tmp_path: Path, cleanup_loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """One handler, created and used before fork(): 4 children x 5000 records and the
     parent log at once, rotating every few records (64 KiB, every 8th record 8 KiB).
@@ -137,11 +97,11 @@ def test_handler_made_before_fork_serves_parent_and_children(
     A fifth child only flushes, closes and shuts logging down: none of the parent's
     pre-fork records may be written again. The parent keeps logging after the children
     have closed their copies."""
-    children, per_child = 4, 5000 * SCALE
-    pre, during, post = 200, 1000 * SCALE, 200
+    children, per_child = 4, 5000 * SOAK_SCALE
+    pre, during, post = 200, 1000 * SOAK_SCALE, 200
     log = tmp_path / "app.log"
-    logger, handler = make_logger("test_fork.shared", log, maxBytes=64 * 1024)
-    cleanup_loggers.append(logger)
+    handler = strict_handler(log, maxBytes=64 * 1024)
+    logger = make_logger(handler, "test_fork.shared")
     log_records(logger, "parent", range(pre))
 
     go_read, go_write = os.pipe()
@@ -173,7 +133,7 @@ def test_handler_made_before_fork_serves_parent_and_children(
 
     expected = {f"child{i}": per_child for i in range(children)}
     expected["parent"] = pre + during + post
-    assert_clean(log, expected, min_backups=50)
+    assert_complete(log, expected, min_backups=50)
 
 
 class LoggingThread(threading.Thread):
@@ -199,6 +159,11 @@ class LoggingThread(threading.Thread):
             with self.progress:
                 self.failure = e
                 self.progress.notify_all()
+
+    def assert_not_failed(self) -> bool:
+        """Fail the test if the thread failed; False otherwise (for wait_blocked)."""
+        assert self.failure is None, repr(self.failure)
+        return False
 
     def wait_logged(self, n: int) -> None:
         """Wait until the thread has logged ``n`` records; fail if it stalls or fails."""
@@ -239,17 +204,17 @@ def fork_loggers(
 
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
 def test_fork_while_another_thread_logs(
-    tmp_path: Path, cleanup_loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """A thread logs in a tight loop (gzip, rotating every few records) while the main
     thread forks 50 times at arbitrary moments: a fork can catch the thread inside the
     native write, holding its mutex and the flock. Each child must log at once (a
     deadlock is caught by a timeout), its records must appear exactly once, and the
     parent's thread must keep logging through and after the forks."""
-    forks, per_fork = 50 * SCALE, 20
+    forks, per_fork = 50 * SOAK_SCALE, 20
     log = tmp_path / "app.log"
-    logger, handler = make_logger("test_fork.threaded", log, maxBytes=16 * 1024, use_gzip=True)
-    cleanup_loggers.append(logger)
+    handler = strict_handler(log, maxBytes=16 * 1024, use_gzip=True)
+    logger = make_logger(handler, "test_fork.threaded")
     thread = LoggingThread(logger)
     thread.start()
     try:
@@ -263,57 +228,37 @@ def test_fork_while_another_thread_logs(
 
     expected = {f"fork{j}": per_fork for j in range(forks)}
     expected["thread"] = logged
-    assert_clean(log, expected, min_backups=10)
-
-
-def flock_waiting(lock_path: Path) -> bool:
-    """Whether a thread of this process is blocked in flock() on ``lock_path``."""
-    inode = os.stat(lock_path).st_ino
-    with open("/proc/locks") as f:
-        for line in f:
-            fields = line.split()
-            # "1: -> FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF"
-            if (
-                len(fields) >= 7
-                and fields[1:3] == ["->", "FLOCK"]
-                and fields[5] == str(os.getpid())
-                and fields[6].endswith(f":{inode}")
-            ):
-                return True
-    return False
+    assert_complete(log, expected, min_backups=10)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux /proc/locks")
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
 def test_fork_while_another_thread_waits_inside_a_write(
-    tmp_path: Path, cleanup_loggers: list[logging.Logger]
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
 ) -> None:
     """The deterministic version: the test holds the flock itself, so the logging
     thread blocks inside the native write holding the writer's mutex (and the
     handler's lock); only then does the main thread fork. The child inherits that
     mutex locked by a thread it does not have: it must still log at once (once the
     test releases the flock), with its own descriptors, and the thread goes on."""
-    forks, per_fork = 10 * SCALE, 20
+    forks, per_fork = 10 * SOAK_SCALE, 20
     log = tmp_path / "app.log"
-    logger, handler = make_logger("test_fork.blocked", log, maxBytes=16 * 1024)
-    cleanup_loggers.append(logger)
+    handler = strict_handler(log, maxBytes=16 * 1024)
+    logger = make_logger(handler, "test_fork.blocked")
     lock_path = Path(handler.lockFilename)
     thread = LoggingThread(logger)
     thread.start()
     try:
         thread.wait_logged(10)
         for j in range(forks):
-            fd = os.open(lock_path, os.O_RDWR)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # No event tells when a thread blocks in flock(): poll /proc/locks for it.
-            deadline = time.monotonic() + CHILD_TIMEOUT
-            while not flock_waiting(lock_path):
-                assert time.monotonic() < deadline, "the logging thread never blocked"
-                assert thread.failure is None, repr(thread.failure)
-                time.sleep(0.001)
-            pid = fork_loggers(logger, handler, j, per_fork, close_fd=fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            with held_lock(lock_path) as fd:
+                wait_blocked(
+                    os.fstat(fd).st_ino,
+                    [os.getpid()],
+                    timeout=CHILD_TIMEOUT,
+                    abort=thread.assert_not_failed,
+                )
+                pid = fork_loggers(logger, handler, j, per_fork, close_fd=fd)
             assert wait_exit(pid) == 0, f"fork {j}"
         thread.wait_logged(thread.logged + 100)
     finally:
@@ -322,7 +267,7 @@ def test_fork_while_another_thread_waits_inside_a_write(
 
     expected = {f"fork{j}": per_fork for j in range(forks)}
     expected["thread"] = logged
-    assert_clean(log, expected, min_backups=5)
+    assert_complete(log, expected, min_backups=5)
 
 
 def _pool_task(task: int) -> int:
@@ -331,13 +276,15 @@ def _pool_task(task: int) -> int:
     return os.getpid()
 
 
-def test_multiprocessing_fork_pool(tmp_path: Path, cleanup_loggers: list[logging.Logger]) -> None:
+def test_multiprocessing_fork_pool(
+    tmp_path: Path, make_logger: Callable[..., logging.Logger]
+) -> None:
     """A Pool of 4 'fork' workers logs through the logger and handler the parent set up
     (and had already used): every record once, whole, with rotation at 32 KiB."""
-    tasks = 16 * SCALE
+    tasks = 16 * SOAK_SCALE
     log = tmp_path / "app.log"
-    logger, handler = make_logger(POOL_LOGGER, log, maxBytes=32 * 1024)
-    cleanup_loggers.append(logger)
+    handler = strict_handler(log, maxBytes=32 * 1024)
+    logger = make_logger(handler, POOL_LOGGER)
     log_records(logger, "parent", range(100))
     pool = multiprocessing.get_context("fork").Pool(4)
     try:
@@ -352,7 +299,7 @@ def test_multiprocessing_fork_pool(tmp_path: Path, cleanup_loggers: list[logging
 
     expected = {f"task{t}": 500 for t in range(tasks)}
     expected["parent"] = 200
-    assert_clean(log, expected, min_backups=20)
+    assert_complete(log, expected, min_backups=20)
 
 
 DROP_IN_CHILD = r"""

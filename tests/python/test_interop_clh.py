@@ -9,60 +9,40 @@ else the repo's .venv-clh (`make clh-venv`). Scale the record count with CLH_SOA
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import logcheck
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import logcheck  # noqa: E402 - after the sys.path line above
-
-REPO = HERE.parents[1]
-SCALE = int(os.environ.get("CLH_SOAK_SCALE", "1"))
-RECORDS = 3000 * SCALE  # per process
-MAX_BYTES = 32 * 1024
-BACKUP_COUNT = 10_000  # keep every backup: the check needs every record
-TIMEOUT = 300 * SCALE  # guard only: a hung run fails instead of blocking `make test`
-
-
-def _clh_python() -> str | None:
-    for candidate in (
-        os.environ.get("CLH_REFERENCE_PYTHON"),
-        str(REPO / ".venv-clh" / "bin" / "python"),
-    ):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
-
-
-CLH_PYTHON = _clh_python()
-pytestmark = pytest.mark.skipif(
-    CLH_PYTHON is None,
-    reason="CLH 0.9.31 reference interpreter not found: set CLH_REFERENCE_PYTHON or run "
-    "`make clh-venv` (creates .venv-clh)",
+from conftest import (
+    CLH_PYTHON,
+    REPO,
+    SOAK_SCALE,
+    TESTS_DIR,
+    held_lock,
+    needs_clh,
+    run_python,
+    wait_blocked,
+    worker_env,
 )
 
+RECORDS = 3000 * SOAK_SCALE  # per process
+MAX_BYTES = 32 * 1024
+BACKUP_COUNT = 10_000  # keep every backup: the check needs every record
+TIMEOUT = 300 * SOAK_SCALE  # guard only: a hung run fails instead of blocking `make test`
 
-def _worker_env() -> dict[str, str]:
-    """The environment for a worker: no PYTHONPATH, so each interpreter imports its own
-    concurrent_log_handler (the CLH venv must not see ours, nor ours CLH)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+pytestmark = needs_clh
 
 
 # Runs in each worker, CLH or ours (same import name): build the handler, report who it
 # is, log every record (the parent holds the lock file until every worker is blocked on
 # it, so all start together), report num_rollovers.
 WORKER = r"""
-import importlib.util, json, logging, os, sys
+import importlib.util, json, os, sys
 sys.path.insert(0, sys.argv[1])
 import logcheck
 import concurrent_log_handler
@@ -74,13 +54,9 @@ handler = ConcurrentRotatingFileHandler(
     log_path, maxBytes=int(max_bytes), backupCount=int(backup_count),
     use_gzip=use_gzip == "1", encoding="utf-8",
 )
-handler.setFormatter(logging.Formatter("%(message)s"))
 errors = []
 handler.handleError = lambda record: errors.append(repr(sys.exc_info()[1]))
-logger = logging.getLogger("fleet")
-logger.propagate = False
-logger.setLevel(logging.INFO)
-logger.addHandler(handler)
+logger = logcheck.framed_logger(handler, "fleet")
 print(json.dumps({
     "pid": os.getpid(),
     "version": __version__,
@@ -89,24 +65,10 @@ print(json.dumps({
     "lock": str(handler.lockFilename),
 }), flush=True)
 for seq in range(int(count)):
-    logger.info(logcheck.format_record(wid, seq, logcheck.mixed_payload(wid, seq)))
+    logger.info(logcheck.mixed_record(wid, seq))
 handler.close()
 print(json.dumps({"rollovers": handler.num_rollovers, "errors": errors[:5]}), flush=True)
 """
-
-
-def _blocked_flock_waiters(inode: int) -> set:
-    """PIDs blocked in flock() on the file with this inode (from /proc/locks)."""
-    pids = set()
-    with open("/proc/locks") as f:
-        for line in f:
-            if "->" not in line or "FLOCK" not in line:
-                continue
-            fields = line.split("->", 1)[1].split()
-            # FLOCK ADVISORY WRITE <pid> <maj:min:inode> <start> <end>
-            if int(fields[4].rsplit(":", 1)[1]) == inode:
-                pids.add(int(fields[3]))
-    return pids
 
 
 def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
@@ -120,8 +82,7 @@ def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
     # The gate: hold CLH's lock file. Every worker, CLH or ours, must end up blocked on
     # this very file before anything is written: proof that both sides lock the same
     # `.__app.lock` and write nothing without it.
-    with open(lock, "a+") as gate:
-        fcntl.flock(gate, fcntl.LOCK_EX)
+    with held_lock(lock) as gate:
         procs = {}
         for wid, side in workers:
             procs[wid] = subprocess.Popen(
@@ -129,7 +90,7 @@ def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
                     sides[side],
                     "-c",
                     WORKER,
-                    str(HERE),
+                    str(TESTS_DIR),
                     str(log),
                     wid,
                     str(RECORDS),
@@ -140,7 +101,7 @@ def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=_worker_env(),
+                env=worker_env(),
             )
         try:
             hello = {}
@@ -149,21 +110,20 @@ def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
                 line = p.stdout.readline()
                 assert line, f"{wid} died: {p.stderr.read() if p.stderr else ''}"
                 hello[wid] = json.loads(line)
-            inode = os.fstat(gate.fileno()).st_ino
-            pids = {h["pid"] for h in hello.values()}
-            deadline = time.monotonic() + TIMEOUT
-            while not pids <= _blocked_flock_waiters(inode):
+
+            def none_dead() -> bool:
                 dead = [wid for wid, p in procs.items() if p.poll() is not None]
                 assert not dead, f"workers exited while the gate was closed: {dead}"
-                assert time.monotonic() < deadline, "workers never blocked on the lock file"
-                time.sleep(0.005)
+                return False
+
+            pids = {h["pid"] for h in hello.values()}
+            inode = os.fstat(gate).st_ino
+            wait_blocked(inode, pids, timeout=TIMEOUT, abort=none_dead, poll=0.005)
             assert not log.exists(), "a worker wrote without holding the lock"
         except BaseException:
             for p in procs.values():
                 p.kill()
             raise
-        finally:
-            fcntl.flock(gate, fcntl.LOCK_UN)
 
     results = {}
     for wid, p in procs.items():
@@ -235,16 +195,7 @@ def test_signature_equals_installed_clh() -> None:
         "print(json.dumps([[p.name, str(p.kind), repr(p.default)]"
         " for p in inspect.signature(H).parameters.values()]))\n"
     )
-    assert CLH_PYTHON is not None
-    proc = subprocess.run(
-        [CLH_PYTHON, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_worker_env(),
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_python(code, python=CLH_PYTHON, env=worker_env(), timeout=60)
     theirs = json.loads(proc.stdout)
     import inspect
 
@@ -275,16 +226,8 @@ def test_lock_names_equal_installed_clh(tmp_path: Path) -> None:
         "        out.append(str(h.lockFilename)); h.close()\n"
         "print(json.dumps(out))\n"
     )
-    assert CLH_PYTHON is not None
-    proc = subprocess.run(
-        [CLH_PYTHON, "-c", code, str(tmp_path), str(locks), *names],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_worker_env(),
-    )
-    assert proc.returncode == 0, proc.stderr
+    args = [str(tmp_path), str(locks), *names]
+    proc = run_python(code, *args, python=CLH_PYTHON, env=worker_env(), timeout=60)
     theirs = json.loads(proc.stdout)
     from concurrent_log_handler import ConcurrentRotatingFileHandler
 

@@ -55,39 +55,40 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import logcheck
 import pytest
+import reliability
 from concurrent_log_handler import (
     ConcurrentRotatingFileHandler,
     ConcurrentTimedRotatingFileHandler,
 )
+from conftest import (
+    CLH_PYTHON,
+    IS_ROOT,
+    LOGGING_ERROR,
+    TESTS_DIR,
+    needs_clh,
+    needs_root,
+    nobody_group,
+    worker_env,
+)
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import logcheck  # noqa: E402 - after the sys.path line above
-import reliability  # noqa: E402
-
-REPO = HERE.parents[1]
 HANG_TIMEOUT = 60.0  # seconds: a hang guard only, far above what any scenario needs
-LOGGING_ERROR = "--- Logging error ---"
 LOCK = ".__app.lock"
 HANDLERS = {"size": ConcurrentRotatingFileHandler, "timed": ConcurrentTimedRotatingFileHandler}
-IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (to switch to user nobody)")
 
 # Every subprocess script starts with this: imports, a handler class that counts what
 # reaches handleError (with the exception's text), and framed records.
 PRELUDE = f"""
 import json, logging, os, sys, time
-sys.path.insert(0, {str(HERE)!r})
+sys.path.insert(0, {str(TESTS_DIR)!r})
 import logcheck
 from concurrent_log_handler import (
     ConcurrentRotatingFileHandler,
@@ -107,8 +108,7 @@ def counting(cls):
     return Counting
 
 
-def record(wid, seq):
-    return logcheck.format_record(wid, seq, f"{{wid}} record {{seq}} " + "y" * 60)
+record = logcheck.short_record
 
 
 def emit(handler, wid, seq):
@@ -119,9 +119,8 @@ def emit(handler, wid, seq):
 # -- helpers ------------------------------------------------------------------------
 
 
-def record(wid: str, seq: int) -> str:
-    """The record every script writes (about 110 bytes with its newline)."""
-    return logcheck.format_record(wid, seq, f"{wid} record {seq} " + "y" * 60)
+#: The record every script writes (about 110 bytes with its newline).
+record = logcheck.short_record
 
 
 def log_record(wid: str, seq: int) -> logging.LogRecord:
@@ -130,13 +129,6 @@ def log_record(wid: str, seq: int) -> logging.LogRecord:
 
 def record_bytes(wid: str, seqs: range) -> bytes:
     return b"".join((record(wid, s) + "\n").encode() for s in seqs)
-
-
-def _worker_env() -> dict[str, str]:
-    """No PYTHONPATH: each interpreter (ours, CLH's) imports its own package."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -160,7 +152,7 @@ def run_script(code: str, *args: str, timeout: float = HANG_TIMEOUT) -> dict[str
         text=True,
         errors="replace",
         start_new_session=True,
-        env=_worker_env(),
+        env=worker_env(),
     )
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -262,7 +254,7 @@ class Worker:
             text=True,
             errors="replace",
             start_new_session=True,
-            env=_worker_env(),
+            env=worker_env(),
             cwd="/",
         )
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
@@ -355,66 +347,25 @@ def assert_no_errors(results: dict[str, dict[str, Any]]) -> int:
     return n
 
 
-@dataclass
-class Tally:
-    """Records found in the regular files of a set (order not checked)."""
-
-    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # name -> decompressed
-    lost: int = 0
-    duplicated: int = 0
-    torn: int = 0
-    garbage_bytes: int = 0
-    unexpected: int = 0
-    bad_gz: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # names that are not regular files
-    found: int = 0
-
-    @property
-    def clean(self) -> bool:
-        return not (
-            self.lost
-            or self.duplicated
-            or self.torn
-            or self.garbage_bytes
-            or self.unexpected
-            or self.bad_gz
-        )
-
-
-def tally_regular(log: Path, expected: dict[str, int]) -> Tally:
-    """Count ``expected`` records (writer -> how many, seq 0..n-1) in every file of the
-    log's set — the log and every ``<log name>.*`` (numbered or dated, .gz decompressed)
-    — that is a regular file; anything else (FIFO, symlink) is skipped, never opened."""
-    out = Tally()
-    seen: dict[str, dict[int, int]] = {wid: {} for wid in expected}
+def tally_regular(log: Path, expected: dict[str, int]) -> logcheck.Report:
+    """Check ``expected`` records (writer -> how many, seq 0..n-1) against every file of
+    the log's set — the log and every ``<log name>.*`` (numbered or dated, .gz
+    decompressed) — that is a regular file; anything else (FIFO, symlink) is skipped,
+    never opened. Files are read in name order, so the report's order is meaningless:
+    use ``clean_any_order``."""
+    files = []
     for name in sorted(os.listdir(log.parent)):
         if name != log.name and not name.startswith(log.name + "."):
             continue
         path = log.parent / name
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            out.skipped.append(name)
-            continue
-        data = path.read_bytes()
-        if name.endswith(".gz"):
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError, zlib.error) as e:
-                out.bad_gz.append(f"{name}: {e}")
-                continue
-        out.files[name] = data
-        parsed = logcheck.parse_records(data)
-        out.torn += parsed.torn
-        out.garbage_bytes += parsed.garbage_bytes
-        for wid, seq in parsed.records:
-            if wid not in expected or seq >= expected[wid]:
-                out.unexpected += 1
-                continue
-            out.found += 1
-            seen[wid][seq] = seen[wid].get(seq, 0) + 1
-    for wid, n in expected.items():
-        out.lost += n - len(seen[wid])
-        out.duplicated += sum(c - 1 for c in seen[wid].values())
-    return out
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            files.append(logcheck.read_file(path))
+    return logcheck.check_files(files, expected)
+
+
+def regular_backups(t: logcheck.Report, log: Path) -> dict[str, bytes]:
+    """name -> data of the backups (every file but the log) that ``tally_regular`` read."""
+    return {f.path.name: f.data for f in t.files if f.path.name != log.name and not f.error}
 
 
 @dataclass(frozen=True)
@@ -437,18 +388,6 @@ def make_victim(directory: Path, content: bytes = b"victim: must never change\n"
     victim.write_bytes(content)
     victim.chmod(0o644)
     return victim
-
-
-def nobody_group() -> str:
-    import grp
-
-    for name in ("nogroup", "nobody"):
-        try:
-            grp.getgrnam(name)
-            return name
-        except KeyError:
-            pass
-    pytest.skip("no 'nogroup' or 'nobody' group on this machine")
 
 
 def construct(cls: type, *args: Any, **kwargs: Any) -> None:
@@ -519,8 +458,8 @@ def test_lock_file_deleted_while_writers_run(
     else:
         t = tally_regular(log, expected)
         lost, dup, torn = t.lost, t.duplicated, t.torn
-        assert t.clean, t
-        found = t.found
+        assert t.clean_any_order, t.summary()
+        found = t.matched
     errors = assert_no_errors(results)
     assert rollovers > 10  # the scenario did rotate (a lot)
     label = "lock file replaced" if action == "replace" else "lock file deleted"
@@ -658,7 +597,7 @@ def test_fifo_named_as_backup_does_not_block(tmp_path: Path, spawn: Callable[...
     run_phases(workers, timeout=30)
     results = {w.name: w.finish() for w in workers}
     t = tally_regular(log, {w.name: n for w in workers})
-    assert t.clean, t
+    assert t.clean_any_order, t.summary()
     fifos = [p.name for p in tmp_path.iterdir() if stat.S_ISFIFO(os.lstat(p).st_mode)]
     assert len(fifos) == 1, sorted(os.listdir(tmp_path))
     errors = [e for r in results.values() for e in r["errors"]]
@@ -674,7 +613,7 @@ def test_fifo_named_as_backup_does_not_block(tmp_path: Path, spawn: Callable[...
         torn=t.torn,
         errors=sum(r["n_errors"] for r in results.values()),
         sent=2 * n,
-        found=t.found,
+        found=t.matched,
         hangs=0,
     )
 
@@ -738,7 +677,7 @@ def test_backup_symlink_to_dev_zero(small_dir: Path) -> None:
     assert max(sizes) < 4 << 20, sizes
     assert used < 8 << 20, sizes
     t = tally_regular(log, {"w": 110})
-    assert t.clean, t
+    assert t.clean_any_order, t.summary()
     assert result["rollovers"] >= 2
     reliability.report(
         "app.log.1 -> /dev/zero (use_gzip)",
@@ -748,7 +687,7 @@ def test_backup_symlink_to_dev_zero(small_dir: Path) -> None:
         torn=t.torn,
         errors=len(result["errors"]),
         sent=110,
-        found=t.found,
+        found=t.matched,
         hangs=0,
     )
 
@@ -780,9 +719,11 @@ def test_symlink_at_gz_name_is_not_written_through(tmp_path: Path) -> None:
     gz = logs / "app.log.1.gz"
     assert stat.S_ISREG(os.lstat(gz).st_mode)
     t = tally_regular(logs / "app.log", {"w": 15})
-    assert t.clean, t
+    assert t.clean_any_order, t.summary()
     assert logcheck.parse_records(gzip.decompress(gz.read_bytes())).records
-    reliability.report("symlink at app.log.1.gz", "15 records, 1 rotation", sent=15, found=t.found)
+    reliability.report(
+        "symlink at app.log.1.gz", "15 records, 1 rotation", sent=15, found=t.matched
+    )
 
 
 def test_gz_symlink_beside_backup_does_not_cost_its_records(tmp_path: Path) -> None:
@@ -801,7 +742,7 @@ def test_gz_symlink_beside_backup_does_not_cost_its_records(tmp_path: Path) -> N
     result = run_script(GZ_LINK_SCRIPT, str(logs / "app.log"), "3")
     assert state_of(victim) == before
     t = tally_regular(logs / "app.log", {"pre": 8, "w": 3})
-    assert t.clean, (t, sorted(os.listdir(logs)), result)
+    assert t.clean_any_order, (t.summary(), sorted(os.listdir(logs)), result)
     reliability.report(
         "gz symlink beside a backup (recovery)", "8 + 3 records", lost=t.lost, sent=11
     )
@@ -857,24 +798,15 @@ def test_log_symlink_backup_count_zero_truncates_target(tmp_path: Path) -> None:
 # -- 3. another user sharing a log --------------------------------------------------
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory under /tmp that root and nobody may both write. Not sticky: in a
-    sticky directory nobody could not rename (rotate) a log that root created, whatever
-    the handler does."""
-    d = Path(tempfile.mkdtemp(prefix="clh-rel-"))
-    d.chmod(0o777)
-    yield d
-    shutil.rmtree(d)
-
-
 def _roots_lock_file(lock: Path) -> None:
     st = os.stat(lock)
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o644), "precondition"
 
 
 @needs_root
-def test_other_user_shares_roots_log_size(shared_dir: Path, spawn: Callable[..., Worker]) -> None:
+def test_other_user_shares_roots_log_size(
+    world_writable_dir: Path, spawn: Callable[..., Worker]
+) -> None:
     """Root made the log first (the lock file is root's, mode 0644: nobody can only read
     it; flock works on a read-only descriptor) and made app.log writable for all. User
     nobody constructs a handler for the same log (today: PermissionError), and nobody
@@ -882,9 +814,9 @@ def test_other_user_shares_roots_log_size(shared_dir: Path, spawn: Callable[...,
     rotate, no error."""
     old_umask = os.umask(0o022)
     try:
-        log = shared_dir / "app.log"
+        log = world_writable_dir / "app.log"
         construct(ConcurrentRotatingFileHandler, str(log))
-        _roots_lock_file(shared_dir / LOCK)
+        _roots_lock_file(world_writable_dir / LOCK)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o666)
         os.fchmod(fd, 0o666)
         os.close(fd)
@@ -919,7 +851,9 @@ def test_other_user_shares_roots_log_size(shared_dir: Path, spawn: Callable[...,
 
 
 @needs_root
-def test_other_user_shares_roots_log_timed(shared_dir: Path, spawn: Callable[..., Worker]) -> None:
+def test_other_user_shares_roots_log_timed(
+    world_writable_dir: Path, spawn: Callable[..., Worker]
+) -> None:
     """Timed: root wrote a record (the lock file, root's and read-only for nobody, holds
     the next rollover time) and made app.log writable for all; nobody then logs for
     a few seconds with when="S", interval=1. Nobody's process constructs (today:
@@ -928,11 +862,11 @@ def test_other_user_shares_roots_log_timed(shared_dir: Path, spawn: Callable[...
     period is rotated twice (no counter suffix: maxBytes is 0)."""
     old_umask = os.umask(0o022)
     try:
-        log = shared_dir / "app.log"
+        log = world_writable_dir / "app.log"
         h = ConcurrentTimedRotatingFileHandler(str(log), when="S", interval=1)
         h.handle(log_record("root", 0))
         h.close()
-        _roots_lock_file(shared_dir / LOCK)
+        _roots_lock_file(world_writable_dir / LOCK)
         log.chmod(0o666)
     finally:
         os.umask(old_umask)
@@ -944,10 +878,10 @@ def test_other_user_shares_roots_log_timed(shared_dir: Path, spawn: Callable[...
     results = {"nobody": nobody.finish()}
     errors = assert_no_errors(results)
     t = tally_regular(log, {"root": 1, "nobody": n})
-    assert t.clean, t
-    backups = {name: data for name, data in t.files.items() if name != log.name}
+    assert t.clean_any_order, t.summary()
+    backups = regular_backups(t, log)
     assert results["nobody"]["rollovers"] >= 2, results
-    assert backups, sorted(os.listdir(shared_dir))
+    assert backups, sorted(os.listdir(world_writable_dir))
     empty = [name for name, data in backups.items() if not data]
     assert empty == [], sorted(backups)
     # app.log.YYYY-mm-dd_HH-MM-SS has 3 dots in total; a counter adds one more.
@@ -962,21 +896,11 @@ def test_other_user_shares_roots_log_timed(shared_dir: Path, spawn: Callable[...
         torn=t.torn,
         errors=errors,
         sent=n + 1,
-        found=t.found,
+        found=t.matched,
     )
 
 
 # -- 4. names -----------------------------------------------------------------------
-
-
-def _clh_python() -> Optional[str]:
-    for candidate in (
-        os.environ.get("CLH_REFERENCE_PYTHON"),
-        str(REPO / ".venv-clh" / "bin" / "python"),
-    ):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
 
 
 @pytest.mark.parametrize("cls", ["size", "timed"])
@@ -1001,13 +925,12 @@ def test_non_utf8_name_as_bytes(tmp_path: Path, cls: str) -> None:
     reliability.report(f"non-UTF-8 log name as bytes ({cls})", "1 record")
 
 
+@needs_clh
 def test_non_utf8_name_shared_with_clh(tmp_path: Path, spawn: Callable[..., Worker]) -> None:
     """Ours (given the bytes name) and CLH 0.9.31 (given os.fsdecode of it: CLH does not
     accept bytes) use the same lock file and write one rotating set at once: nothing
     lost, duplicated or torn."""
-    clh = _clh_python()
-    if clh is None:
-        pytest.skip("CLH 0.9.31 reference interpreter not found (CLH_REFERENCE_PYTHON)")
+    clh = CLH_PYTHON
     path = os.fsencode(tmp_path) + b"/app\xff.log"
     kwargs = {"maxBytes": 3000, "backupCount": 100_000}
     n = reliability.scaled(800)
@@ -1165,10 +1088,10 @@ def test_stale_rollover_time_recent_log(tmp_path: Path, when: str) -> None:
         h.close()
     t = tally_regular(log, {"pre": 5, "new": 3})  # (the planted backups' are "unexpected")
     assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), (
-        t,
+        t.summary(),
         sorted(os.listdir(tmp_path)),
     )
-    backups = {name: data for name, data in t.files.items() if name != "app.log"}
+    backups = regular_backups(t, log)
     assert [name for name, data in backups.items() if not data] == []
     for stale_day in (stale, stale - DAY):
         stamp = time.strftime("%Y-%m-%d", time.localtime(stale_day))

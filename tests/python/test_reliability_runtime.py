@@ -55,21 +55,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import logcheck
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import logcheck  # noqa: E402
-import reliability  # noqa: E402
+import reliability
+from conftest import LOGGING_ERROR, TESTS_DIR
 
 HANG_TIMEOUT = 30.0  # seconds: deadlock guard for a scenario that needs about one second
 LONG_TIMEOUT = 60.0  # deadlock guard for the longer scenarios
-LOGGING_ERROR = "--- Logging error ---"
 LOCK_HOLD = 2.0  # seconds another process holds the lock in the signal scenarios
 BUSY_HOLD = 1.0  # seconds the lock is held while multiprocessing children exit
 
@@ -84,7 +81,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, {str(HERE)!r})
+sys.path.insert(0, {str(TESTS_DIR)!r})
 import logcheck
 
 ERRORS = []  # what handleError saw, for the handlers made by `recording`
@@ -113,17 +110,11 @@ def lock_path_of(log):
     return os.path.join(os.path.dirname(log), logcheck.lock_file_name(os.path.basename(log)))
 
 
-def record(wid, seq):
-    return logcheck.format_record(wid, seq, f"{{wid}} record {{seq}} " + "y" * 60)
+record = logcheck.short_record
 
 
 def make_logger(handler, name="scenario"):
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    return logger
+    return logcheck.framed_logger(handler, name)
 
 
 def recording(base):
@@ -211,63 +202,18 @@ def run_script(script: Path, *args: object, timeout: float = HANG_TIMEOUT) -> Ru
 # -- checking -----------------------------------------------------------------------
 
 
-@dataclass
-class Found:
-    """Intact records found in a set of files (with multiplicity), torn records and
-    bytes outside any intact record."""
-
-    records: Counter[tuple[str, int]]
-    torn: int
-    garbage: int
-
-    @classmethod
-    def parse(cls, blobs: Iterable[bytes]) -> Found:
-        records: Counter[tuple[str, int]] = Counter()
-        torn = garbage = 0
-        for data in blobs:
-            parsed = logcheck.parse_records(data)
-            records.update(parsed.records)
-            torn += parsed.torn
-            garbage += parsed.garbage_bytes
-        return cls(records, torn, garbage)
-
-    @classmethod
-    def numbered_set(cls, log: Path) -> Found:
-        files = logcheck.read_log_set(log)
-        bad = [f"{f.path.name}: {f.error}" for f in files if f.error]
-        assert bad == [], f"backups that do not decompress: {bad}"
-        return cls.parse(f.data for f in files)
-
-    def compare(
-        self, expected: Counter[tuple[str, int]], optional: Iterable[tuple[str, int]] = ()
-    ) -> dict[str, int]:
-        """Figures against ``expected`` (each key that many times); ``optional`` keys may
-        be found at most once or not at all."""
-        optional = set(optional)
-        lost = sum(max(0, n - self.records[k]) for k, n in expected.items())
-        duplicated = sum(
-            max(0, n - (expected[k] if k in expected else 1)) for k, n in self.records.items()
-        )
-        unexpected = sum(
-            n for k, n in self.records.items() if k not in expected and k not in optional
-        )
-        return {
-            "lost": lost,
-            "duplicated": duplicated,
-            "unexpected": unexpected,
-            "torn": self.torn,
-            "garbage_bytes": self.garbage,
-        }
+def numbered_set(log: Path, expected: logcheck.Expected, **kwargs) -> logcheck.Report:
+    """logcheck.check of the log's numbered set, failing first on a backup that does not
+    decompress."""
+    report = logcheck.check(log, expected, **kwargs)
+    assert report.bad_gz == [], f"backups that do not decompress: {report.bad_gz}"
+    return report
 
 
-def expect(counts: dict[str, int]) -> Counter[tuple[str, int]]:
-    """Records 0..n-1 of every writer, once each."""
-    return Counter({(wid, seq): 1 for wid, n in counts.items() for seq in range(n)})
-
-
-def assert_all_there(figures: dict[str, int], what: str = "") -> None:
-    bad = {k: v for k, v in figures.items() if v}
-    assert bad == {}, f"{what}: {figures}"
+def assert_all_there(report: logcheck.Report, what: str = "") -> None:
+    """Every expected record found as often as expected, nothing lost, duplicated,
+    unexpected, torn or garbled (order not checked)."""
+    assert report.clean_any_order, f"{what}: {report.summary()}"
 
 
 # -- 3. close() racing with logging threads -----------------------------------------
@@ -397,13 +343,13 @@ def test_close_racing_with_logging_threads(tmp_path: Path, how: str) -> None:
         untracked = {(w, s) for w, seqs in out["untracked"].items() for s in seqs}
         if how != "dictConfig":
             assert untracked == set(), "a record did not reach the handler"
-        expected = expect(out["counts"])
+        expected = logcheck.expect(out["counts"])
         for key in untracked:
             del expected[key]
         for wid, seqs in out["multi"].items():
             for seq, times in seqs.items():
                 expected[(wid, int(seq))] = times
-        figures = Found.numbered_set(log).compare(expected, optional=untracked)
+        figures = numbered_set(log, expected, optional=untracked)
         assert_all_there(figures, f"run {i}")
         totals.update({"sent": sum(out["counts"].values()), "found": sum(expected.values())})
     reliability.report(
@@ -459,9 +405,9 @@ def test_daemon_threads_logging_at_interpreter_exit(tmp_path: Path) -> None:
         run = run_script(script, log)
         assert not run.hung, f"run {i + 1} of {runs}: " + run.describe()
         assert run.returncode == 0, run.describe()
-        result = Found.numbered_set(log)
-        assert result.torn == 0 and result.garbage == 0, (i, result.torn, result.garbage)
-        found += sum(result.records.values())
+        result = numbered_set(log, {})
+        assert result.torn == 0 and result.garbage_bytes == 0, (i, result.summary())
+        found += result.intact
     reliability.report(
         "background: daemon threads logging at interpreter exit",
         f"{runs} runs x 6 daemon threads",
@@ -622,17 +568,17 @@ def test_multiprocessing_children_lose_nothing(tmp_path: Path, kind: str, busy: 
     assert LOGGING_ERROR not in run.stderr, run.stderr[-3000:]
     out = run.json()
     assert set(out["codes"]) == {0}, out["codes"]
-    expected = expect(out["expected"])
-    figures = Found.numbered_set(log).compare(expected)
+    expected = logcheck.expect(out["expected"])
+    figures = numbered_set(log, expected)
     assert_all_there(figures, f"{kind} ({'busy' if busy else 'idle'})")
     reliability.report(
         f"multiprocessing {kind}{' (lock busy at exit)' if busy else ''}",
         f"{len(out['expected'])} writers x {n:,} records",
         sent=sum(expected.values()),
-        found=sum(expected.values()) - figures["lost"],
-        lost=figures["lost"],
-        duplicated=figures["duplicated"],
-        torn=figures["torn"],
+        found=sum(expected.values()) - figures.lost,
+        lost=figures.lost,
+        duplicated=figures.duplicated,
+        torn=figures.torn,
     )
 
 
@@ -696,7 +642,7 @@ def test_signal_during_lock_wait_loses_nothing(tmp_path: Path, mode: str) -> Non
     out = run.json()
     errors = [e["text"] for e in out["errors"]]
     assert errors == [], f"{len(errors)} errors, first: {errors[:2]}"
-    figures = Found.numbered_set(log).compare(expect({"m": n}))
+    figures = numbered_set(log, {"m": n})
     assert_all_there(figures, mode)
     assert out["longest"] >= LOCK_HOLD / 2, f"no logging call waited for the lock: {out}"
     assert out["signals_in_longest"] > 10, f"signal handlers did not run during the wait: {out}"
@@ -704,7 +650,7 @@ def test_signal_during_lock_wait_loses_nothing(tmp_path: Path, mode: str) -> Non
         f"SIGALRM every 10 ms during a 2 s lock wait ({mode})",
         f"{n} records",
         sent=n,
-        found=n - figures["lost"],
+        found=n - figures.lost,
         errors=len(errors),
     )
 
@@ -789,15 +735,15 @@ def test_signal_handler_raising_during_lock_wait(tmp_path: Path, mode: str, exc_
         f"{exc_name} was raised only after the wait ended: {out}"
     )
     caught, resume = out["caught_at"], out["resume"]
-    expected = expect({"m": caught})
+    expected = logcheck.expect({"m": caught})
     expected.update({("m", seq): 1 for seq in range(resume, resume + 20)})
-    figures = Found.numbered_set(log).compare(expected, optional=[("m", caught)])
+    figures = numbered_set(log, expected, optional=[("m", caught)])
     assert_all_there(figures, f"{mode} {exc_name}")
     reliability.report(
         f"signal handler raising {exc_name} during a lock wait ({mode})",
         f"{caught + 20} records",
         sent=sum(expected.values()),
-        found=sum(expected.values()) - figures["lost"],
+        found=sum(expected.values()) - figures.lost,
         errors=len(errors),
     )
 
@@ -922,7 +868,7 @@ def test_disk_full_background_block_retries(small_fs: Path) -> None:
     out = run.json()
     reports = out["reports"]
     assert out["clean_flush"], f"no flush returned cleanly once space was back: {reports}"
-    figures = Found.parse([log.read_bytes()]).compare(expect({"d": K_FULL}))
+    figures = logcheck.check_data([log.read_bytes()], {"d": K_FULL})
     assert_all_there(figures, "block policy, disk full then freed")
     assert any(r["while_full"] for r in reports), f"no error reported while full: {out}"
     assert len(reports) <= 5, f"{len(reports)} error reports: {reports[:6]}"
@@ -932,7 +878,7 @@ def test_disk_full_background_block_retries(small_fs: Path) -> None:
         "disk full, background block policy",
         f"{K_FULL} records on a full 2 MiB tmpfs",
         sent=K_FULL,
-        found=K_FULL - figures["lost"],
+        found=K_FULL - figures.lost,
         errors=len(reports),
     )
 
@@ -949,9 +895,9 @@ def test_disk_full_background_drop_counts_and_notices(small_fs: Path) -> None:
     assert out["clean_flush"], f"no flush returned cleanly once space was back: {out}"
     dropped = out["dropped"]
     data = log.read_bytes()
-    found = Found.parse([NOT_WRITTEN_LINE.sub(b"", data)])
-    seqs = [seq for (wid, seq), n in found.records.items() for _ in range(n) if wid == "d"]
-    assert found.torn == 0 and found.garbage == 0, (found.torn, found.garbage)
+    found = logcheck.check_data([NOT_WRITTEN_LINE.sub(b"", data)], {})
+    seqs = [seq for (wid, seq), n in found.counts.items() for _ in range(n) if wid == "d"]
+    assert found.torn == 0 and found.garbage_bytes == 0, (found.torn, found.garbage_bytes)
     assert len(seqs) == len(set(seqs)), "a record was written twice"
     assert set(seqs) <= set(range(K_FULL))
     assert len(seqs) + dropped == K_FULL, (
@@ -983,25 +929,25 @@ def test_disk_full_sync_reports_every_failure_and_resumes(small_fs: Path) -> Non
     script = write_script(small_fs.parent, "disk_full", DISK_FULL_SCRIPT)
     run = run_script(script, "sync", log, K_FULL, 0, timeout=LONG_TIMEOUT)
     out = run.json()
-    found = Found.parse([log.read_bytes()])
-    assert found.torn == 0 and found.garbage == 0, (found.torn, found.garbage)
-    written_while_full = sum(1 for (_, seq) in found.records if seq < K_FULL)
+    found = logcheck.check_data([log.read_bytes()], {})
+    assert found.torn == 0 and found.garbage_bytes == 0, (found.torn, found.garbage_bytes)
+    written_while_full = sum(1 for (_, seq) in found.counts if seq < K_FULL)
     assert out["reports_full"] + written_while_full == K_FULL, (
         out["reports_full"],
         written_while_full,
     )
-    after = expect({"d": K_FULL + 100})
+    after = logcheck.expect({"d": K_FULL + 100})
     for seq in range(K_FULL):
         del after[("d", seq)]
     optional = [("d", seq) for seq in range(K_FULL)]
-    figures = found.compare(after, optional=optional)
+    figures = logcheck.check_data([log.read_bytes()], after, optional=optional)
     assert_all_there(figures, "sync, after space is back")
     assert sum(1 for r in out["reports"] if not r["while_full"]) == 0, out["reports"][-3:]
     reliability.report(
         "disk full, sync mode (control)",
         f"{K_FULL} records while full, 100 after",
         sent=K_FULL + 100,
-        found=sum(found.records.values()),
+        found=found.intact,
         errors=len(out["reports"]),
         note="failed emits reported one by one",
     )
@@ -1104,13 +1050,13 @@ def test_timed_namer_that_logs_never_deadlocks(tmp_path: Path) -> None:
     default_named = [n for n in names if ".renamed" not in n]
     assert default_named == [], f"backups without the namer's name: {default_named}"
     assert len(names) >= 3, names
-    figures = Found.parse(blobs).compare(expect(counts))
+    figures = logcheck.check_data(blobs, counts)
     assert_all_there(figures, "namer that logs")
     reliability.report(
         "timed handler, namer that logs, 2 processes",
         f"2 processes x {seconds:.0f} s, {len(names)} backups",
         sent=sum(counts.values()),
-        found=sum(counts.values()) - figures["lost"],
+        found=sum(counts.values()) - figures.lost,
     )
 
 
@@ -1129,11 +1075,11 @@ def test_timed_namer_that_raises_keeps_default_names(tmp_path: Path) -> None:
     assert "namer broke on purpose" in run.stderr, run.stderr[-3000:]
     names, blobs = read_timed_set(logs, re.compile(DATED))
     assert len(names) >= 2, names
-    figures = Found.parse(blobs).compare(expect(out["counts"]))
+    figures = logcheck.check_data(blobs, out["counts"])
     assert_all_there(figures, "namer that raises")
     reliability.report(
         "timed handler, namer that raises",
         f"{seconds:.1f} s, {len(names)} backups",
         sent=sum(out["counts"].values()),
-        found=sum(out["counts"].values()) - figures["lost"],
+        found=sum(out["counts"].values()) - figures.lost,
     )

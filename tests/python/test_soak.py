@@ -8,27 +8,25 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import logcheck
+import pytest
 import reliability
+from conftest import SOAK_SCALE, TESTS_DIR
 
 PROCESSES = 8
-RECORDS = 20_000 * int(os.environ.get("CLH_SOAK_SCALE", "1"))
+RECORDS = 20_000 * SOAK_SCALE
 MAX_BYTES = 64 * 1024
 
 # Runs in each worker: build the handler, report "ready", wait for the parent's "go"
 # on stdin (the barrier), log every record, report rollovers as JSON.
 WORKER = r"""
-import json, logging, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import logcheck
 from concurrent_log_handler import ConcurrentRotatingFileHandler
@@ -38,16 +36,12 @@ handler = ConcurrentRotatingFileHandler(
     log_path, maxBytes=int(max_bytes), backupCount=int(backup_count),
     use_gzip=use_gzip == "1", encoding="utf-8",
 )
-handler.setFormatter(logging.Formatter("%(message)s"))
-logger = logging.getLogger("soak")
-logger.propagate = False
-logger.setLevel(logging.INFO)
-logger.addHandler(handler)
+logger = logcheck.framed_logger(handler, "soak")
 print("ready", flush=True)
 sys.stdin.readline()
 start = time.perf_counter()
 for seq in range(int(count)):
-    logger.info(logcheck.format_record(wid, seq, logcheck.mixed_payload(wid, seq)))
+    logger.info(logcheck.mixed_record(wid, seq))
 elapsed = time.perf_counter() - start
 handler.close()
 print(json.dumps({"rollovers": handler.num_rollovers, "elapsed": elapsed}), flush=True)
@@ -68,18 +62,15 @@ def wids() -> list[str]:
 def total_bytes() -> int:
     """Exact size of everything the workers write (records plus terminators)."""
     return sum(
-        len(logcheck.format_record(w, s, logcheck.mixed_payload(w, s)).encode()) + 1
-        for w in wids()
-        for s in range(RECORDS)
+        len(logcheck.mixed_record(w, s).encode()) + 1 for w in wids() for s in range(RECORDS)
     )
 
 
 def run_workers(log_path: Path, backup_count: int, use_gzip: bool) -> Run:
     """Start every worker, release them together, wait for all; fail on any error output."""
-    here = str(Path(__file__).resolve().parent)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, here, str(log_path), wid, str(RECORDS)]
+            [sys.executable, "-c", WORKER, str(TESTS_DIR), str(log_path), wid, str(RECORDS)]
             + [str(MAX_BYTES), str(backup_count), "1" if use_gzip else "0"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -203,7 +194,7 @@ def test_soak_small_backup_count_gzip(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_logcheck_detects_damage(tmp_path: Path) -> None:
     """The verifier itself is not vacuous: it reports a torn record, an interleaved one, a
     duplicate, a lost record, records out of order, a corrupt .gz and stray files."""
-    recs = [logcheck.format_record("a", s, logcheck.mixed_payload("a", s)) + "\n" for s in range(8)]
+    recs = [logcheck.mixed_record("a", s) + "\n" for s in range(8)]
     raw = [r.encode() for r in recs]
     log_path = tmp_path / "app.log"
     # Slot 2 (oldest): records 0, 1 and record 5 (out of order: it also appears later).

@@ -11,7 +11,6 @@ Everything uses when="S" so that periods pass in seconds; the file runs in about
 from __future__ import annotations
 
 import datetime
-import fcntl
 import gzip
 import inspect
 import json
@@ -21,22 +20,28 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
+import logcheck
 import pytest
 from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
+from conftest import (
+    CLH_PYTHON,
+    TESTS_DIR,
+    dict_config_script,
+    file_config_script,
+    needs_clh,
+    rec,
+    run_python,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import logcheck
-
-HERE = str(Path(__file__).resolve().parent)
+HERE = str(TESTS_DIR)
 SECOND_SUFFIX = "%Y-%m-%d_%H-%M-%S"
 LOCK = ".__app.lock"
 
@@ -75,51 +80,6 @@ CLH_0_9_31_SIGNATURE: list[tuple[str, object]] = [
 
 
 # -- helpers ------------------------------------------------------------------------
-
-
-def rec(msg: str) -> logging.LogRecord:
-    """A record whose default formatting is exactly ``msg``."""
-    return logging.makeLogRecord({"msg": msg, "levelno": logging.INFO, "levelname": "INFO"})
-
-
-@pytest.fixture
-def make_handler() -> Iterator[Callable[..., ConcurrentTimedRotatingFileHandler]]:
-    """Build handlers; close them all at teardown."""
-    made: list[ConcurrentTimedRotatingFileHandler] = []
-
-    def factory(*args: Any, **kwargs: Any) -> ConcurrentTimedRotatingFileHandler:
-        h = ConcurrentTimedRotatingFileHandler(*args, **kwargs)
-        made.append(h)
-        return h
-
-    yield factory
-    for h in made:
-        h.close()
-
-
-def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter; fail with its output on error or stderr."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0 and proc.stderr == "", (
-        f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    )
-    return proc
-
-
-def read_lock(lock_path: Path) -> str:
-    """The lock file's content, read under its flock (as the writers read it)."""
-    with open(lock_path) as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            return f.read()
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def stamp(epoch: float, suffix: str = SECOND_SUFFIX) -> str:
@@ -204,53 +164,6 @@ def record_times(data: bytes) -> list[tuple[str, int, float]]:
     ]
 
 
-@dataclass
-class Tally:
-    """Integrity of a file set against what the writers wrote."""
-
-    lost: int = 0
-    duplicated: int = 0
-    torn: int = 0
-    garbage_bytes: int = 0
-    out_of_order: int = 0
-    unexpected: int = 0
-    found: dict[str, list[int]] = field(default_factory=dict)
-
-    @property
-    def intact(self) -> bool:
-        """Nothing duplicated, torn, interleaved, reordered or foreign (losses aside)."""
-        return (
-            not (self.duplicated or self.torn or self.garbage_bytes or self.out_of_order)
-            and not self.unexpected
-        )
-
-
-def tally(files: list[bytes], expected: dict[str, int]) -> Tally:
-    """Parse ``files`` (oldest first) by markers and count every record against
-    ``expected`` (writer -> number of records, seq 0..n-1)."""
-    out = Tally()
-    seen: dict[str, dict[int, int]] = defaultdict(dict)
-    last: dict[str, int] = {}
-    for data in files:
-        parsed = logcheck.parse_records(data)
-        out.torn += parsed.torn
-        out.garbage_bytes += parsed.garbage_bytes
-        for wid, seq in parsed.records:
-            if wid not in expected or seq >= expected[wid]:
-                out.unexpected += 1
-                continue
-            seen[wid][seq] = seen[wid].get(seq, 0) + 1
-            if seq < last.get(wid, -1):
-                out.out_of_order += 1
-            last[wid] = max(seq, last.get(wid, -1))
-    for wid, n in expected.items():
-        counts = seen.get(wid, {})
-        out.lost += n - len(counts)
-        out.duplicated += sum(c - 1 for c in counts.values())
-        out.found[wid] = sorted(counts)
-    return out
-
-
 # -- worker processes ---------------------------------------------------------------
 
 # Runs in each writer process: build the handler from JSON kwargs, report "ready", wait
@@ -258,7 +171,7 @@ def tally(files: list[bytes], expected: dict[str, int]) -> Tally:
 # record carries its writer id, its sequence number and time.time() at its creation.
 # "first" is reported after the first record; a JSON summary at the end.
 WORKER = r"""
-import json, logging, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import logcheck
 from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
@@ -266,11 +179,7 @@ from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
 log_path, wid, kwargs = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 duration, pause = float(sys.argv[5]), float(sys.argv[6])
 handler = ConcurrentTimedRotatingFileHandler(log_path, encoding="utf-8", **kwargs)
-handler.setFormatter(logging.Formatter("%(message)s"))
-logger = logging.getLogger("timed")
-logger.propagate = False
-logger.setLevel(logging.INFO)
-logger.addHandler(handler)
+logger = logcheck.framed_logger(handler, "timed")
 print("ready", flush=True)
 sys.stdin.readline()
 end = time.time() + duration
@@ -411,12 +320,12 @@ def test_is_a_timed_rotating_file_handler_registered_in_logging_handlers() -> No
     assert logging.handlers.ConcurrentTimedRotatingFileHandler is ConcurrentTimedRotatingFileHandler  # type: ignore[attr-defined]
 
 
-def test_attributes(tmp_path: Path, make_handler) -> None:
+def test_attributes(tmp_path: Path, make_timed_handler) -> None:
     """suffix, extMatch, when, interval (in seconds, as the stdlib), backupCount,
     num_rollovers; rolloverAt is an int epoch, and after the first write it is the shared
     value stored in the lock file."""
     log = tmp_path / "app.log"
-    h = make_handler(log, when="S", interval=2, backupCount=4)
+    h = make_timed_handler(log, when="S", interval=2, backupCount=4)
     assert h.suffix == SECOND_SUFFIX
     assert h.extMatch.match(stamp(time.time()))
     assert (h.when, h.interval, h.backupCount, h.num_rollovers) == ("S", 2, 4, 0)
@@ -424,14 +333,14 @@ def test_attributes(tmp_path: Path, make_handler) -> None:
     assert h.lockFilename == str(tmp_path / LOCK)
     t0 = time.time()
     h.emit(rec("one"))
-    shared = int(read_lock(tmp_path / LOCK))
+    shared = int(logcheck.read_locked(tmp_path / LOCK))
     assert isinstance(h.rolloverAt, int) and h.rolloverAt == shared
     assert t0 < shared <= time.time() + 2
     h.doRollover()
     assert h.num_rollovers == 1
-    hourly = make_handler(tmp_path / "h.log")
+    hourly = make_timed_handler(tmp_path / "h.log")
     assert (hourly.when, hourly.interval, hourly.suffix) == ("H", 3600, "%Y-%m-%d_%H")
-    weekly = make_handler(tmp_path / "w.log", when="w2", interval=1)
+    weekly = make_timed_handler(tmp_path / "w.log", when="w2", interval=1)
     assert (weekly.when, weekly.interval, weekly.suffix) == ("W2", 7 * 86400, "%Y-%m-%d")
 
 
@@ -458,32 +367,9 @@ def test_file_config(tmp_path: Path) -> None:
     args builds a working handler (in a fresh interpreter: fileConfig disables loggers)."""
     (tmp_path / "logs").mkdir()
     log = tmp_path / "logs" / "app.log"
-    ini = tmp_path / "logging.ini"
-    ini.write_text(
-        textwrap.dedent(
-            f"""\
-            [loggers]
-            keys=root
-            [handlers]
-            keys=clh
-            [formatters]
-            keys=plain
-            [logger_root]
-            level=INFO
-            handlers=clh
-            [handler_clh]
-            class=handlers.ConcurrentTimedRotatingFileHandler
-            level=INFO
-            formatter=plain
-            args=({str(log)!r}, 'M', 5, 3)
-            [formatter_plain]
-            format=%(message)s
-            """
-        )
-    )
-    code = "import logging.config, concurrent_log_handler, sys\n"
-    code += "logging.config.fileConfig(sys.argv[1])\n" + _CONFIG_TAIL
-    proc = run_python(code, str(ini))
+    args = (str(log), "M", 5, 3)
+    code = file_config_script(tmp_path / "logging.ini", "ConcurrentTimedRotatingFileHandler", args)
+    proc = run_python(code + _CONFIG_TAIL)
     assert proc.stdout.split() == [
         "concurrent_log_handler",
         "ConcurrentTimedRotatingFileHandler",
@@ -500,23 +386,15 @@ def test_file_config(tmp_path: Path) -> None:
 def test_dict_config(tmp_path: Path, key: str) -> None:
     """dictConfig with '()' or 'class' and keyword arguments builds a working handler."""
     log = tmp_path / "app.log"
-    code = f"""
-import logging.config
-logging.config.dictConfig({{
-    "version": 1,
-    "formatters": {{"plain": {{"format": "%(message)s"}}}},
-    "handlers": {{"clh": {{
-        {key!r}: "concurrent_log_handler.ConcurrentTimedRotatingFileHandler",
-        "formatter": "plain",
-        "filename": {str(log)!r},
-        "when": "S",
-        "interval": 30,
-        "backupCount": 3,
-        "use_gzip": True,
-    }}}},
-    "root": {{"level": "INFO", "handlers": ["clh"]}},
-}})
-"""
+    code = dict_config_script(
+        key,
+        "ConcurrentTimedRotatingFileHandler",
+        filename=str(log),
+        when="S",
+        interval=30,
+        backupCount=3,
+        use_gzip=True,
+    )
     proc = run_python(code + _CONFIG_TAIL)
     assert proc.stdout.split() == [
         "concurrent_log_handler",
@@ -542,7 +420,7 @@ class SuffixedHandler(ConcurrentTimedRotatingFileHandler):
         self.suffix = "%Y-%m-%d_%H-%M-%S.log"
 
 
-def test_finalize_hook_changes_suffix(tmp_path: Path, make_handler) -> None:
+def test_finalize_hook_changes_suffix(tmp_path: Path, make_timed_handler) -> None:
     """finalize_handler_configuration() runs once in the constructor, before any rollover
     time is computed (the lock file holds none yet); the suffix it sets names the backups
     (counters after it), and retention (backupCount=2) recognises those names."""
@@ -650,37 +528,26 @@ def test_processes_rotate_once_per_period(tmp_path: Path, use_gzip: bool, max_by
     files = read_file_set(log)
     assert files.stray == []
     expected = {wid: r.count for wid, r in results.items()}
-    t = tally([b.data for b in files.backups] + [files.live], expected)
-    assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), t
-    assert t.intact, t
+    t = logcheck.check_data([b.data for b in files.backups] + [files.live], expected)
+    assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), t.summary()
+    assert t.intact_without_loss, t.summary()
     assert all(b.gz == use_gzip for b in files.backups)
     assert len({b.stamp for b in files.backups}) >= 2, "expected time rotations"
     if max_bytes:
         assert any(b.counter > 0 for b in files.backups), "expected size rotations too"
     assert sum(r.rollovers for r in results.values()) == len(files.backups)
-    check_periods(files, int(read_lock(tmp_path / LOCK)), INTERVAL, max_bytes)
-
-
-def _clh_python() -> str | None:
-    """CLH 0.9.31's interpreter, as test_interop_clh finds it."""
-    for candidate in (
-        os.environ.get("CLH_REFERENCE_PYTHON"),
-        str(Path(HERE).parents[1] / ".venv-clh" / "bin" / "python"),
-    ):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
+    check_periods(files, int(logcheck.read_locked(tmp_path / LOCK)), INTERVAL, max_bytes)
 
 
 @pytest.mark.parametrize("use_gzip", [False, True], ids=["plain", "gzip"])
+@needs_clh
 def test_mixed_fleet_with_clh_timed_handler(tmp_path: Path, use_gzip: bool) -> None:
     """2 processes running CLH 0.9.31's ConcurrentTimedRotatingFileHandler and 2 running
     ours log into one file with when='S', interval=2: they share the rollover time in the
     lock file, so each period is rotated exactly once (by whichever process comes first),
     nothing is lost, duplicated or torn, and only CLH-named backups are left."""
-    clh = _clh_python()
-    if clh is None:
-        pytest.skip("CLH 0.9.31 interpreter not found (CLH_REFERENCE_PYTHON / .venv-clh)")
+    clh = CLH_PYTHON
+    assert clh is not None
     log = tmp_path / "app.log"
     kwargs = {"when": "S", "interval": INTERVAL, "use_gzip": use_gzip}
     wids = ["clh0", "ours0", "clh1", "ours1"]
@@ -690,8 +557,8 @@ def test_mixed_fleet_with_clh_timed_handler(tmp_path: Path, use_gzip: bool) -> N
     files = read_file_set(log)
     assert files.stray == []
     expected = {wid: r.count for wid, r in results.items()}
-    t = tally([b.data for b in files.backups] + [files.live], expected)
-    assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), t
+    t = logcheck.check_data([b.data for b in files.backups] + [files.live], expected)
+    assert (t.lost, t.duplicated, t.torn, t.garbage_bytes) == (0, 0, 0, 0), t.summary()
     assert all(b.gz == use_gzip for b in files.backups)
     assert len({b.stamp for b in files.backups}) >= 2, "expected time rotations"
     by_side = {
@@ -700,7 +567,7 @@ def test_mixed_fleet_with_clh_timed_handler(tmp_path: Path, use_gzip: bool) -> N
     }
     print(f"rotations: {by_side}, backups: {len(files.backups)}")
     assert sum(by_side.values()) == len(files.backups)
-    check_periods(files, int(read_lock(tmp_path / LOCK)), INTERVAL, 0)
+    check_periods(files, int(logcheck.read_locked(tmp_path / LOCK)), INTERVAL, 0)
 
 
 @pytest.mark.parametrize("max_bytes", [0, 4096], ids=["time", "time+size"])
@@ -724,8 +591,8 @@ def test_processes_backup_count(tmp_path: Path, max_bytes: int) -> None:
     total = sum(r.rollovers for r in results.values())
     assert total >= 3, "retention must have removed some backups"
     expected = {wid: r.count for wid, r in results.items()}
-    t = tally([b.data for b in files.backups] + [files.live], expected)
-    assert t.intact, t
+    t = logcheck.check_data([b.data for b in files.backups] + [files.live], expected)
+    assert t.intact_without_loss, t.summary()
     assert t.lost > 0
     names = [b.name for b in files.backups]
     for wid, seqs in t.found.items():
@@ -735,13 +602,15 @@ def test_processes_backup_count(tmp_path: Path, max_bytes: int) -> None:
 
 @pytest.mark.parametrize("use_gzip", [False, True])
 def test_retention_keeps_the_newest_within_a_period(
-    tmp_path: Path, make_handler, use_gzip: bool
+    tmp_path: Path, make_timed_handler, use_gzip: bool
 ) -> None:
     """Size rotations inside one period (names .1, .2, ...) with backupCount=2: after
     every rotation the 2 newest backups remain, in order, whatever retention has already
     deleted (a freed name must not be reused for a newer backup that then sorts oldest)."""
     log = tmp_path / "app.log"
-    h = make_handler(log, when="S", interval=3600, backupCount=2, maxBytes=1, use_gzip=use_gzip)
+    h = make_timed_handler(
+        log, when="S", interval=3600, backupCount=2, maxBytes=1, use_gzip=use_gzip
+    )
     h.setFormatter(logging.Formatter("%(message)s"))
     for i in range(8):
         h.emit(rec(f"r{i}"))  # maxBytes=1: every write after the first rotates
@@ -758,28 +627,19 @@ def test_retention_keeps_the_newest_within_a_period(
 # A process started late: reads the lock file (under its flock), builds a handler, writes
 # one record and reports what it saw.
 LATECOMER = r"""
-import fcntl, json, logging, sys, time
+import json, logging, sys, time
 sys.path.insert(0, sys.argv[1])
 import logcheck
 from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
 
 log_path, lock_path, interval = sys.argv[2], sys.argv[3], int(sys.argv[4])
-
-def locked_content():
-    with open(lock_path) as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            return f.read()
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-before = locked_content()
+before = logcheck.read_locked(lock_path)
 handler = ConcurrentTimedRotatingFileHandler(log_path, when="S", interval=interval)
 handler.setFormatter(logging.Formatter("%(message)s"))
 t = time.time()
 handler.emit(logging.makeLogRecord({"msg": logcheck.format_record("late", 0, f"t={t:.6f} late")}))
 out = {"before": before, "t": t, "rollover_at": handler.rolloverAt,
-       "after": locked_content(), "rollovers": handler.num_rollovers}
+       "after": logcheck.read_locked(lock_path), "rollovers": handler.num_rollovers}
 handler.close()
 print(json.dumps(out))
 """
@@ -796,7 +656,7 @@ def test_late_process_adopts_the_shared_rollover_time(tmp_path: Path) -> None:
     with fleet(log, ["w0", "w1"], kwargs, duration=4.0) as f:
         f.go()
         f.wait_first_records()
-        shared = int(read_lock(lock))
+        shared = int(logcheck.read_locked(lock))
         # Let the clock enter a later second than the first write, so that a rollover
         # time computed by the latecomer itself would differ from the shared one.
         time.sleep(max(0.0, shared - interval + 1.2 - time.time()))
@@ -809,21 +669,21 @@ def test_late_process_adopts_the_shared_rollover_time(tmp_path: Path) -> None:
     assert late["rollover_at"] == shared
     assert int(late["after"]) == shared
     assert late["rollovers"] == 0
-    assert int(read_lock(lock)) == shared
+    assert int(logcheck.read_locked(lock)) == shared
     assert {r.rollover_at for r in results.values()} == {shared}
     assert sum(r.rollovers for r in results.values()) == 0
     files = read_file_set(log)
     assert files.backups == [] and files.stray == []
     expected = {wid: r.count for wid, r in results.items()} | {"late": 1}
-    t = tally([files.live], expected)
-    assert t.lost == 0 and t.intact, t
+    t = logcheck.check_data([files.live], expected)
+    assert t.lost == 0 and t.intact_without_loss, t.summary()
 
 
 @pytest.mark.parametrize(
     "content",
     ["garbage", "", "12", "0", "-5", "946684799", "far-future"],
 )
-def test_corrupt_lock_content_is_replaced(tmp_path: Path, make_handler, content: str) -> None:
+def test_corrupt_lock_content_is_replaced(tmp_path: Path, make_timed_handler, content: str) -> None:
     """A lock file holding garbage, nothing, a pre-2000 time or a time far beyond one
     interval from now is not believed: the next rollover is recomputed (within one
     interval of now), written back, and no backup named 1969/1970 (or any backup: the
@@ -835,11 +695,11 @@ def test_corrupt_lock_content_is_replaced(tmp_path: Path, make_handler, content:
     if content == "far-future":
         content = str(int(time.time()) + 1000 * interval)
     lock.write_text(content)
-    h = make_handler(log, when="S", interval=interval)
+    h = make_timed_handler(log, when="S", interval=interval)
     h.setFormatter(logging.Formatter("%(message)s"))
     h.emit(rec("after"))
     now = time.time()
-    value = int(read_lock(lock))
+    value = int(logcheck.read_locked(lock))
     assert now < value <= now + interval
     assert h.rolloverAt == value
     assert h.num_rollovers == 0
@@ -853,42 +713,42 @@ def test_corrupt_lock_content_is_replaced(tmp_path: Path, make_handler, content:
 
 
 @pytest.mark.parametrize("lock_state", ["kept", "deleted"])
-def test_restart_after_missed_rollover(tmp_path: Path, make_handler, lock_state: str) -> None:
+def test_restart_after_missed_rollover(tmp_path: Path, make_timed_handler, lock_state: str) -> None:
     """A handler that starts after the rollover time passed with no process running
     rotates at its first write: the old record goes to the backup named for its period
     (from the lock file, or from the log's mtime if the lock file is gone)."""
     log = tmp_path / "app.log"
     lock = tmp_path / LOCK
-    first = make_handler(log, when="S", interval=1)
+    first = make_timed_handler(log, when="S", interval=1)
     first.emit(rec("old"))
     first.close()
-    rollover_at = int(read_lock(lock))
+    rollover_at = int(logcheck.read_locked(lock))
     old_period = rollover_at - 1 if lock_state == "kept" else int(log.stat().st_mtime)
     # Nothing to wait on but the clock: be well past the missed rollover time.
     time.sleep(max(0.0, rollover_at + 1.2 - time.time()))
     if lock_state == "deleted":
         lock.unlink()
 
-    second = make_handler(log, when="S", interval=1)
+    second = make_timed_handler(log, when="S", interval=1)
     second.emit(rec("new"))
     now = time.time()
     assert second.num_rollovers == 1
     assert sorted(os.listdir(tmp_path)) == [LOCK, "app.log", f"app.log.{stamp(old_period)}"]
     assert (tmp_path / f"app.log.{stamp(old_period)}").read_bytes() == b"old\n"
     assert log.read_bytes() == b"new\n"
-    assert now - 1 < int(read_lock(lock)) <= now + 1
+    assert now - 1 < int(logcheck.read_locked(lock)) <= now + 1
 
 
 # -- 6. namer -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("use_gzip", [False, True])
-def test_namer_and_retention(tmp_path: Path, make_handler, use_gzip: bool) -> None:
+def test_namer_and_retention(tmp_path: Path, make_timed_handler, use_gzip: bool) -> None:
     """A namer set after construction names every dated backup (.gz appended after it),
     and retention (backupCount=2) counts those names: of 5 rotations (size ones with
     counters, and a time one), exactly the 2 newest remain."""
     log = tmp_path / "app.log"
-    h = make_handler(log, when="S", interval=1, backupCount=2, maxBytes=1, use_gzip=use_gzip)
+    h = make_timed_handler(log, when="S", interval=1, backupCount=2, maxBytes=1, use_gzip=use_gzip)
     h.setFormatter(logging.Formatter("%(message)s"))
     h.namer = lambda name: name + ".bak"
     for i in range(6):
