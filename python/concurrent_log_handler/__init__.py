@@ -18,14 +18,14 @@ import logging.handlers
 import os
 import warnings
 from logging.handlers import BaseRotatingHandler, TimedRotatingFileHandler
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
-from concurrent_log_handler._common import NativeFileHandler, count
+from concurrent_log_handler import _clh
+from concurrent_log_handler._common import NativeFileHandler
 
 __all__ = ["ConcurrentRotatingFileHandler", "ConcurrentTimedRotatingFileHandler"]
 
 LogFilenameType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-Namer = Optional[Callable[[str], str]]
 
 
 def _warn_delay(delay: Optional[bool]) -> None:
@@ -67,8 +67,8 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
         self,
         filename: LogFilenameType,
         mode: str = "a",
-        maxBytes: int = 0,
-        backupCount: int = 0,
+        maxBytes: int = _clh.DEFAULT_MAX_BYTES,
+        backupCount: int = _clh.DEFAULT_BACKUP_COUNT,
         encoding: Optional[str] = None,
         debug: bool = False,
         delay: Optional[bool] = None,
@@ -80,15 +80,13 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
         terminator: str = "\n",
         unicode_error_policy: str = "ignore",
         lock_file_directory: Optional[str] = None,
-        keep_file_open: bool = True,
+        keep_file_open: bool = _clh.DEFAULT_KEEP_FILE_OPEN,
         *,
         background: bool = False,
-        queue_records: int = 10_000,
-        queue_bytes: int = 8 << 20,
-        queue_overflow: str = "block",
+        queue_records: int = _clh.DEFAULT_QUEUE_RECORDS,
+        queue_bytes: int = _clh.DEFAULT_QUEUE_BYTES,
+        queue_overflow: str = _clh.DEFAULT_QUEUE_OVERFLOW,
     ) -> None:
-        maxBytes = count("maxBytes", maxBytes)
-        backupCount = count("backupCount", backupCount)
         _warn_delay(delay)
         if not isinstance(mode, str) or not mode or mode[0] not in "aw":
             raise ValueError(f"mode must be 'a' (append), got {mode!r}")
@@ -101,8 +99,24 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
             )
         filename = _text_path(filename)
         BaseRotatingHandler.__init__(self, filename, mode, encoding=encoding, delay=True)
-        self._store_options(locals())
-        self._open_writer(locals())
+        self._open_writer(
+            newline=newline,
+            terminator=terminator,
+            unicode_error_policy=unicode_error_policy,
+            owner=owner,
+            debug=debug,
+            max_bytes=maxBytes,
+            backup_count=backupCount,
+            use_gzip=bool(use_gzip),
+            lock_file_directory=lock_file_directory,
+            chmod=chmod,
+            umask=umask,
+            keep_file_open=keep_file_open,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            queue_overflow=queue_overflow,
+        )
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: ARG002
         """Whether the log, as it is on disk now (written by every process), has reached
@@ -112,28 +126,6 @@ class ConcurrentRotatingFileHandler(NativeFileHandler, BaseRotatingHandler):
     def doRollover(self) -> None:
         """Rotate now, under the lock."""
         self._writer.rotate()
-
-    @property
-    def namer(self) -> Namer:  # type: ignore[override]
-        """As :attr:`logging.handlers.BaseRotatingHandler.namer`: maps ``app.log.3`` to
-        the backup's name (``.gz`` is appended after it when compressing). The names
-        are computed here, once, so rotation never needs to call back into Python."""
-        return self.__dict__.get("_namer")
-
-    @namer.setter
-    def namer(self, namer: Namer) -> None:
-        self.__dict__["_namer"] = namer
-        writer = self.__dict__.get("_writer")
-        if writer is None:
-            return
-        if namer is None:
-            writer.set_backup_names(None)
-            return
-        names = {}
-        for k in range(1, self.backupCount + 1):
-            default = f"{self.baseFilename}.{k}"
-            names[default] = os.fspath(namer(default))
-        writer.set_backup_names(names)
 
 
 class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHandler):
@@ -146,6 +138,12 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
     ``.2``… for size rotations within a period, plus ``.gz``; ``backupCount`` keeps the
     newest. Unlike the stdlib (3.11), ``interval`` is honoured for ``MIDNIGHT`` and
     weekly rollovers (every ``interval`` days or weeks), and local time follows DST.
+
+    Like the size handler, it never calls a custom ``rotator`` (CLH 0.9.31's timed
+    handler does): the rotation runs under the cross-process lock, and Python code there
+    could deadlock every process (a rotator that logs); use ``namer`` for names and
+    ``use_gzip`` for compression. ``maxBytes``, ``backupCount`` and ``use_gzip`` may be
+    changed at any time (CLH's timed handler ignores such changes).
     """
 
     def __init__(  # noqa: PLR0913
@@ -159,7 +157,7 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
         utc: bool = False,
         atTime: Optional[datetime.time] = None,
         errors: Optional[str] = None,
-        maxBytes: int = 0,
+        maxBytes: int = _clh.DEFAULT_MAX_BYTES,
         use_gzip: bool = False,
         owner: Optional[Tuple[str, str]] = None,
         chmod: Optional[int] = None,
@@ -168,12 +166,12 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
         terminator: str = "\n",
         unicode_error_policy: str = "ignore",
         lock_file_directory: Optional[str] = None,
-        keep_file_open: bool = True,
+        keep_file_open: bool = _clh.DEFAULT_KEEP_FILE_OPEN,
         *,
         background: bool = False,
-        queue_records: int = 10_000,
-        queue_bytes: int = 8 << 20,
-        queue_overflow: str = "block",
+        queue_records: int = _clh.DEFAULT_QUEUE_RECORDS,
+        queue_bytes: int = _clh.DEFAULT_QUEUE_BYTES,
+        queue_overflow: str = _clh.DEFAULT_QUEUE_OVERFLOW,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("mode", None)
@@ -183,14 +181,12 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         if not isinstance(when, str):
             raise TypeError(f"when must be a str such as 'h' or 'midnight', got {when!r}")
-        if isinstance(interval, bool) or not isinstance(interval, int):
-            raise TypeError(f"interval must be an int, got {interval!r}")
-        if interval < 1:
-            raise ValueError(f"interval must be >= 1, got {interval!r}")
         if atTime is not None and not isinstance(atTime, datetime.time):
             raise TypeError(f"atTime must be a datetime.time, got {atTime!r}")
-        maxBytes = count("maxBytes", maxBytes)
-        backupCount = count("backupCount", backupCount)
+        at_time = (atTime.hour, atTime.minute, atTime.second) if atTime else None
+        # The core checks the schedule first (the stdlib's own arithmetic would fail
+        # unclearly on a bad interval).
+        _clh.Options(when=when, interval=interval, at_time=at_time)
         # The stdlib validates `when` (ValueError naming it), sets suffix/extMatch/interval.
         TimedRotatingFileHandler.__init__(
             self,
@@ -204,18 +200,30 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
             atTime=atTime,
             errors=errors,
         )
-        self._store_options(locals())
         self.finalize_handler_configuration()
         self._open_writer(
-            locals(),
+            newline=newline,
+            terminator=terminator,
+            unicode_error_policy=unicode_error_policy,
+            owner=owner,
+            debug=debug,
+            max_bytes=maxBytes,
+            backup_count=backupCount,
+            use_gzip=bool(use_gzip),
+            lock_file_directory=lock_file_directory,
+            chmod=chmod,
+            umask=umask,
+            keep_file_open=keep_file_open,
+            background=background,
+            queue_records=queue_records,
+            queue_bytes=queue_bytes,
+            queue_overflow=queue_overflow,
             when=self.when,
             interval=interval,
             utc=utc,
-            at_time=(atTime.hour, atTime.minute, atTime.second) if atTime else None,
+            at_time=at_time,
             suffix=self.suffix,
         )
-        if self.__dict__.get("_namer") is not None:
-            self._writer.set_namer(self.__dict__["_namer"])
 
     def finalize_handler_configuration(self) -> None:
         """Hook for subclasses, called before the native writer is created: change
@@ -240,18 +248,6 @@ class ConcurrentTimedRotatingFileHandler(NativeFileHandler, TimedRotatingFileHan
     def doRollover(self) -> None:
         """Rotate now, under the lock, and start a new period."""
         self._writer.rotate()
-
-    @property
-    def namer(self) -> Namer:  # type: ignore[override]
-        """Maps the default backup name to the one to use (``.gz`` appended after)."""
-        return self.__dict__.get("_namer")
-
-    @namer.setter
-    def namer(self, namer: Namer) -> None:
-        self.__dict__["_namer"] = namer
-        writer = self.__dict__.get("_writer")
-        if writer is not None:
-            writer.set_namer(namer)
 
 
 logging.handlers.ConcurrentRotatingFileHandler = ConcurrentRotatingFileHandler  # type: ignore[attr-defined]

@@ -1,65 +1,110 @@
-"""Type stubs for the native module built from crates/clh-python."""
+"""Type stubs for the native module built from crates/clh-python (checked against it by
+``mypy.stubtest`` in ``make lint``)."""
 
 import os
 import pathlib
-from typing import Callable, Mapping, Optional, Tuple, Union
+from typing import Callable, Final, Literal, Optional, Tuple, Union, final
 
 __version__: str
+__all__ = [
+    "DEFAULT_BACKUP_COUNT",
+    "DEFAULT_KEEP_FILE_OPEN",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_QUEUE_BYTES",
+    "DEFAULT_QUEUE_OVERFLOW",
+    "DEFAULT_QUEUE_RECORDS",
+    "Options",
+    "STALL_LIMIT_SECONDS",
+    "Writer",
+    "__version__",
+    "lock_path_for",
+]
 
 _Path = Union[str, "os.PathLike[str]"]
+_Overflow = Literal["block", "drop"]
+_When = Literal[
+    "S", "M", "H", "D", "MIDNIGHT", "W0", "W1", "W2", "W3", "W4", "W5", "W6",
+    "s", "m", "h", "d", "midnight", "w0", "w1", "w2", "w3", "w4", "w5", "w6",
+]  # fmt: skip
 
-class Writer:
-    """Appends records to one shared, rotating log file (the Rust core's LogWriter)."""
+DEFAULT_MAX_BYTES: Final[int]
+DEFAULT_BACKUP_COUNT: Final[int]
+DEFAULT_KEEP_FILE_OPEN: Final[bool]
+DEFAULT_QUEUE_RECORDS: Final[int]
+DEFAULT_QUEUE_BYTES: Final[int]
+DEFAULT_QUEUE_OVERFLOW: Final[_Overflow]
+STALL_LIMIT_SECONDS: Final[float]
 
-    def __init__(
-        self,
-        path: _Path,
+@final
+class Options:
+    """A writer's options (see the Rust `clh::Builder`); every default and check is
+    the core's."""
+
+    def __new__(
+        cls,
         *,
-        max_bytes: int = 0,
-        backup_count: int = 0,
-        gzip: bool = False,
-        lock_dir: Optional[_Path] = None,
-        mode: Optional[int] = None,
+        max_bytes: Optional[int] = None,
+        backup_count: Optional[int] = None,
+        use_gzip: bool = False,
+        lock_file_directory: Optional[_Path] = None,
+        chmod: Optional[int] = None,
         owner: Optional[Tuple[int, int]] = None,
         umask: Optional[int] = None,
-        keep_file_open: bool = True,
+        keep_file_open: Optional[bool] = None,
         debug: bool = False,
         header: Optional[bytes] = None,
-        when: Optional[str] = None,
-        interval: int = 1,
+        when: Optional[_When] = None,
+        interval: Optional[int] = None,
         utc: bool = False,
         at_time: Optional[Tuple[int, int, int]] = None,
         suffix: Optional[str] = None,
         background: bool = False,
-        queue_records: int = 10_000,
-        queue_bytes: int = 8 << 20,
-        overflow: str = "block",
-    ) -> None: ...
+        queue_records: Optional[int] = None,
+        queue_bytes: Optional[int] = None,
+        queue_overflow: _Overflow = "block",
+    ) -> Options: ...
+
+@final
+class Writer:
+    """Appends records to one shared, rotating log file (the Rust core's LogWriter)."""
+
+    def __new__(cls, path: _Path, options: Options) -> Writer: ...
+    def write(self, data: bytes) -> None: ...
     def set_background(
         self,
         enabled: bool,
-        queue_records: int = 10_000,
-        queue_bytes: int = 8 << 20,
-        overflow: str = "block",
+        queue_records: Optional[int] = None,
+        queue_bytes: Optional[int] = None,
+        queue_overflow: _Overflow = "block",
     ) -> None: ...
     @property
     def background_enabled(self) -> bool: ...
     @property
-    def dropped(self) -> int: ...
-    def write(self, data: bytes) -> None: ...
+    def dropped_records(self) -> int: ...
     def should_rotate(self) -> bool: ...
     def rotate(self) -> None: ...
-    def set_backup_names(self, names: Optional[Mapping[str, str]]) -> None: ...
     def set_namer(self, namer: Optional[Callable[[str], str]]) -> None: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None: ...
+    @property
+    def backup_count(self) -> int: ...
+    @backup_count.setter
+    def backup_count(self, value: int) -> None: ...
+    @property
+    def use_gzip(self) -> bool: ...
+    @use_gzip.setter
+    def use_gzip(self, value: bool) -> None: ...
+    @property
+    def next_rollover(self) -> Optional[int]: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
     @property
-    def next_rollover(self) -> Optional[int]: ...
-    @property
-    def rollovers(self) -> int: ...
+    def num_rollovers(self) -> int: ...
     @property
     def path(self) -> pathlib.Path: ...
     @property
     def lock_path(self) -> pathlib.Path: ...
 
-def lock_path_for(path: _Path, lock_dir: Optional[_Path] = None) -> pathlib.Path: ...
+def lock_path_for(path: _Path, lock_file_directory: Optional[_Path] = None) -> pathlib.Path: ...

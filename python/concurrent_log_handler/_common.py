@@ -11,9 +11,10 @@ import os
 import sys
 import warnings
 import weakref
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
-from concurrent_log_handler._clh import Writer
+from concurrent_log_handler import _clh
+from concurrent_log_handler._clh import Options, Writer
 
 _UNICODE_ERROR_POLICIES = ("ignore", "replace", "strict")
 
@@ -55,20 +56,6 @@ def codec_and_header(encoding: Optional[str]) -> Tuple[str, Optional[bytes]]:
     if name in _BOM_CODECS:
         return _BOM_CODECS[name], "".encode(name)
     return name, None
-
-
-def optional_int(name: str, value: Optional[int]) -> Optional[int]:
-    if value is None:
-        return None
-    return count(name, value)
-
-
-def count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
 
 
 def unicode_policy(policy: str) -> str:
@@ -157,69 +144,137 @@ _FLUSH_RECORD = logging.LogRecord(
 class NativeFileHandler(logging.Handler):
     """Mixin for a handler whose records go to a native ``Writer``: formats in Python
     (before any lock, so a formatter that itself logs cannot deadlock), encodes, and
-    hands the bytes over. Subclasses call :meth:`_open_writer` in ``__init__``."""
+    hands the bytes over. Subclasses call :meth:`_open_writer` in ``__init__``.
+
+    Every option is checked, and every default kept, by the native core (its defaults
+    are ``_clh.DEFAULT_*``); this class only adapts :mod:`logging`'s API: text encoding,
+    newlines, CLH's attribute names."""
 
     baseFilename: str
     encoding: Optional[str]
     terminator: str
     _writer: Writer
 
-    def _store_options(self, args: Mapping[str, Any]) -> None:
-        """Set CLH's attributes for the rotation options. ``args`` is the constructor's
-        ``locals()`` (CLH's parameter names)."""
-        self.maxBytes = args["maxBytes"]
-        self.backupCount = args["backupCount"]
-        self.use_gzip = bool(args["use_gzip"])
-        self._debug = args["debug"]
-        self.user_keep_file_open_preference = args["keep_file_open"]
-
-    def _open_writer(self, args: Mapping[str, Any], **schedule: Any) -> None:
-        """Validate and store the text and file options both handlers share, then create
-        the native writer. ``args`` is the constructor's ``locals()`` (CLH's parameter
-        names); ``schedule`` carries the timed handler's extra native options."""
-        newline = args["newline"]
+    def _open_writer(
+        self,
+        *,
+        newline: Optional[str],
+        terminator: str,
+        unicode_error_policy: str,
+        owner: Optional[Tuple[Union[str, int], Union[str, int]]],
+        debug: bool,
+        **options: Any,
+    ) -> None:
+        """Set up the text options, then create the native writer with ``options``
+        (``_clh.Options``' keywords: the rotation, file and queue options)."""
         if newline not in (None, "", "\n", "\r", "\r\n"):
             raise ValueError(f"illegal newline value: {newline!r}")
-        chmod = optional_int("chmod", args["chmod"])
-        umask = optional_int("umask", args["umask"])
-        policy = unicode_policy(args["unicode_error_policy"])
+        policy = unicode_policy(unicode_error_policy)
         self._errors = self.unicode_error_policy = policy
         # Text-mode newline translation, applied to message and terminator alike.
         out_newline = os.linesep if newline is None else newline
         self._newline = out_newline if out_newline not in ("", "\n") else None
         self.newline = newline
-        self.terminator = args["terminator"] or "\n"
-        owner = self.owner = args["owner"]
-        self.chmod = chmod
-        self.umask = umask
-        lock_file_directory = args["lock_file_directory"]
+        self.terminator = terminator or "\n"
+        self.owner = owner
+        self.chmod = options.get("chmod")
+        self.umask = options.get("umask")
+        self._debug = debug
+        self.user_keep_file_open_preference = options.get("keep_file_open", True)
         self._codec, header = codec_and_header(self.encoding)
         self._rollover_base = 0
-        background = args["background"]
-        if background and in_multiprocessing_child():
+        if options.get("background") and in_multiprocessing_child():
             # Ended by os._exit or SIGTERM: queued records would be lost (see above).
-            background = False
+            options["background"] = False
             _flush_at_multiprocessing_exit()
-        self._writer = Writer(
-            self.baseFilename,
-            lock_dir=os.fspath(lock_file_directory) if lock_file_directory else None,
-            mode=chmod,
-            owner=resolve_owner(owner) if owner and os.name == "posix" else None,
-            umask=umask,
+        directory = options.pop("lock_file_directory", None)
+        native = Options(
             header=header,
-            max_bytes=args["maxBytes"],
-            backup_count=args["backupCount"],
-            gzip=bool(args["use_gzip"]),
-            keep_file_open=args["keep_file_open"],
-            debug=args["debug"],
-            background=background,
-            queue_records=args["queue_records"],
-            queue_bytes=args["queue_bytes"],
-            overflow=args["queue_overflow"],
-            **schedule,
+            owner=resolve_owner(owner) if owner and os.name == "posix" else None,
+            debug=debug,
+            lock_file_directory=os.fspath(directory) if directory else None,
+            **options,
         )
+        self.__dict__["_writer"] = Writer(self.baseFilename, native)
         self.lockFilename = os.fspath(self._writer.lock_path)
+        namer = self.__dict__.get("_namer")
+        if namer is not None:
+            self._writer.set_namer(namer)
         _track(self)
+
+    # -- CLH's attributes, read by the native core at every write or rotation --------
+
+    def _native(self, name: str, default: Any) -> Any:
+        writer = self.__dict__.get("_writer")
+        return default if writer is None else getattr(writer, name)
+
+    def _set_native(self, name: str, value: Any) -> None:
+        writer = self.__dict__.get("_writer")
+        if writer is None:  # a base class's __init__, before the writer exists
+            self.__dict__[f"_early_{name}"] = value
+        else:
+            setattr(writer, name, value)
+
+    @property
+    def maxBytes(self) -> int:  # noqa: N802 - CLH's name
+        """Rotate once the log reaches this size (0: never); can be changed at any time."""
+        return self._native("max_bytes", self.__dict__.get("_early_max_bytes", 0))
+
+    @maxBytes.setter
+    def maxBytes(self, value: int) -> None:  # noqa: N802
+        self._set_native("max_bytes", value)
+
+    @property
+    def backupCount(self) -> int:  # noqa: N802 - CLH's name
+        """How many backups to keep; can be changed at any time (next rotation)."""
+        return self._native("backup_count", self.__dict__.get("_early_backup_count", 0))
+
+    @backupCount.setter
+    def backupCount(self, value: int) -> None:  # noqa: N802
+        self._set_native("backup_count", value)
+
+    @property
+    def use_gzip(self) -> bool:
+        """Whether backups are gzipped; can be changed at any time (next rotation)."""
+        return self._native("use_gzip", self.__dict__.get("_early_use_gzip", False))
+
+    @use_gzip.setter
+    def use_gzip(self, value: bool) -> None:
+        self._set_native("use_gzip", bool(value))
+
+    @property
+    def namer(self) -> Optional[Callable[[str], str]]:  # type: ignore[override]
+        """As :attr:`logging.handlers.BaseRotatingHandler.namer`: maps a backup's default
+        name (``app.log.3``, ``app.log.2026-11-28``) to the name to use (``.gz`` is
+        appended after it). It is called outside the cross-process lock, by the thread
+        that logs, and its answers kept: a namer may itself log."""
+        return self.__dict__.get("_namer")
+
+    @namer.setter
+    def namer(self, namer: Optional[Callable[[str], str]]) -> None:
+        self.__dict__["_namer"] = namer
+        writer = self.__dict__.get("_writer")
+        if writer is not None:
+            writer.set_namer(namer)
+
+    @staticmethod
+    def baseLockFilename(baseFilename: str) -> Tuple[str, str]:  # noqa: N802, N803
+        """CLH's helper: ``(directory, lock file name)`` for a log path: a trailing
+        ``.log`` dropped, ``.lock`` added, the name prefixed with ``.__``."""
+        lock_file = baseFilename[:-4] if baseFilename.endswith(".log") else baseFilename
+        lock_path, lock_name = os.path.split(lock_file + ".lock")
+        return lock_path, ".__" + lock_name
+
+    def getLockFilename(self, lock_file_directory: Optional[str]) -> str:  # noqa: N802
+        """CLH's helper: the lock file's path, in ``lock_file_directory`` (created if
+        missing) or beside the log."""
+        lock_path, lock_name = self.baseLockFilename(self.baseFilename)
+        if lock_file_directory:
+            os.makedirs(lock_file_directory, exist_ok=True)
+            return os.path.join(lock_file_directory, lock_name)
+        return os.path.join(lock_path, lock_name)
+
+    # -- logging.Handler ------------------------------------------------------------
 
     def handle(self, record: logging.LogRecord) -> Any:
         """As :meth:`logging.Handler.handle`, but unless a subclass overrides
@@ -281,9 +336,9 @@ class NativeFileHandler(logging.Handler):
         self,
         enabled: bool,
         *,
-        queue_records: int = 10_000,
-        queue_bytes: int = 8 << 20,
-        queue_overflow: str = "block",
+        queue_records: int = _clh.DEFAULT_QUEUE_RECORDS,
+        queue_bytes: int = _clh.DEFAULT_QUEUE_BYTES,
+        queue_overflow: str = _clh.DEFAULT_QUEUE_OVERFLOW,
     ) -> None:
         """Switch background writing on or off (switching off writes what is queued)."""
         self.acquire()
@@ -296,13 +351,13 @@ class NativeFileHandler(logging.Handler):
     @property
     def dropped_records(self) -> int:
         """How many records the ``"drop"`` overflow policy dropped in this process."""
-        return self._writer.dropped
+        return self._writer.dropped_records
 
     @property
     def num_rollovers(self) -> int:
         """Rotations this handler carried out."""
-        return self._writer.rollovers + self._rollover_base
+        return self._writer.num_rollovers + self._rollover_base
 
     @num_rollovers.setter
     def num_rollovers(self, value: int) -> None:
-        self._rollover_base = value - self._writer.rollovers
+        self._rollover_base = value - self._writer.num_rollovers

@@ -16,9 +16,9 @@ background, so logging calls return without waiting for the disk:
   (structlog's ``ProcessorFormatter``, which reads ``record.msg``, keeps working), and
   each handler's level and filters still apply.
 
-When a bounded queue is full the caller waits (``overflow="block"``, nothing is lost)
-or the record is dropped and counted (``overflow="drop"``; for other handlers the count is
-the queue handler's ``dropped`` attribute). Errors raised by a handler
+When a bounded queue is full the caller waits (``queue_overflow="block"``, nothing is
+lost) or the record is dropped and counted (``queue_overflow="drop"``; the count is each
+handler's ``dropped_records``, for other handlers the queue handler's). Errors raised by a handler
 in the listener thread are reported through that handler's ``handleError``, as usual.
 :func:`stop_queue_listeners` writes what is queued and restores the original
 handlers; it also runs at interpreter exit.
@@ -34,12 +34,10 @@ import queue
 import threading
 from typing import Dict, List, Optional, Tuple
 
+from concurrent_log_handler import _clh
 from concurrent_log_handler._common import NativeFileHandler
 
-__all__ = ["setup_logging_queues", "stop_queue_listeners", "QUEUE_SIZE"]
-
-#: Default bound, in records, of each queue.
-QUEUE_SIZE = 10_000
+__all__ = ["setup_logging_queues", "stop_queue_listeners"]
 
 _lock = threading.Lock()
 # logger -> [(original handler, queue handler or None if switched natively)]
@@ -54,7 +52,7 @@ class _BoundedQueueHandler(logging.handlers.QueueHandler):
     def __init__(self, q: "queue.Queue[logging.LogRecord]", overflow: str) -> None:
         super().__init__(q)
         self.overflow = overflow
-        self.dropped = 0
+        self.dropped_records = 0
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         """A shallow copy with %-arguments merged now, as the stdlib does (they may
@@ -71,7 +69,7 @@ class _BoundedQueueHandler(logging.handlers.QueueHandler):
             try:
                 self.queue.put_nowait(record)
             except queue.Full:
-                self.dropped += 1
+                self.dropped_records += 1
         else:
             self.queue.put(record)
 
@@ -85,18 +83,22 @@ def _all_loggers() -> List[logging.Logger]:
 
 
 def setup_logging_queues(
-    *, queue_size: int = QUEUE_SIZE, queue_bytes: int = 8 << 20, overflow: str = "block"
+    *,
+    queue_records: int = _clh.DEFAULT_QUEUE_RECORDS,
+    queue_bytes: int = _clh.DEFAULT_QUEUE_BYTES,
+    queue_overflow: str = _clh.DEFAULT_QUEUE_OVERFLOW,
 ) -> None:
     """Make every handler of every configured logger write in the background.
 
-    ``queue_size`` bounds each queue in records (and ``queue_bytes`` the native queues
-    in bytes); ``overflow`` is ``"block"`` (wait, the default) or ``"drop"``. Calling
+    ``queue_records`` bounds each queue in records (and ``queue_bytes`` the native
+    queues in bytes); ``queue_overflow`` is ``"block"`` (wait, the default) or
+    ``"drop"``: the same options, checked the same way, as the handlers' own. Calling
     it again only converts handlers added since.
     """
-    if overflow not in ("block", "drop"):
-        raise ValueError(f"overflow must be 'block' or 'drop', got {overflow!r}")
-    if queue_size < 1:
-        raise ValueError(f"queue_size must be >= 1, got {queue_size!r}")
+    # The native core checks the values (ValueError naming the bad one).
+    _clh.Options(
+        queue_records=queue_records, queue_bytes=queue_bytes, queue_overflow=queue_overflow
+    )
     with _lock:
         # A handler on several loggers gets one queue (and one listener), not one each.
         queued = {id(orig): qh for entries in _installed.values() for orig, qh in entries if qh}
@@ -114,14 +116,14 @@ def setup_logging_queues(
                     if not handler.background:
                         handler.set_background(
                             True,
-                            queue_records=queue_size,
+                            queue_records=queue_records,
                             queue_bytes=queue_bytes,
-                            queue_overflow=overflow,
+                            queue_overflow=queue_overflow,
                         )
                         entries.append((handler, None))
                     continue
-                q: "queue.Queue[logging.LogRecord]" = queue.Queue(maxsize=queue_size)
-                queue_handler = _BoundedQueueHandler(q, overflow)
+                q: "queue.Queue[logging.LogRecord]" = queue.Queue(maxsize=queue_records)
+                queue_handler = _BoundedQueueHandler(q, queue_overflow)
                 listener = logging.handlers.QueueListener(q, handler, respect_handler_level=True)
                 listener.start()
                 _listeners.append(listener)

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p clh --example threads -- /tmp/clh-example/app.log
 //! ```
+#![allow(clippy::print_stdout)] // an example prints what it did
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
@@ -19,7 +20,7 @@ fn main() -> Result<(), clh::Error> {
         clh::LogWriter::builder(&path)
             .max_bytes(256 * 1024)
             .backup_count(10)
-            .gzip(true)
+            .use_gzip(true)
             .open()?,
     );
     let threads: Vec<_> = (0..4)
@@ -39,7 +40,7 @@ fn main() -> Result<(), clh::Error> {
     println!(
         "wrote 40000 records to {} ({} rotations by this process)",
         path.display(),
-        writer.rollovers()
+        writer.num_rollovers()
     );
     Ok(())
 }

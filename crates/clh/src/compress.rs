@@ -17,8 +17,7 @@
 
 use crate::error::{Context, Error, Result, Step};
 use crate::fork::Abandon;
-use crate::paths::{self, with_suffix, Temp};
-use crate::rotation::{parent_dir, remove_if_present};
+use crate::paths::{self, parent_dir, with_suffix, Temp};
 use crate::sys::{self, Access, Follow};
 use crossbeam_channel::{Receiver, Sender};
 use flate2::write::GzEncoder;
@@ -235,7 +234,7 @@ fn compress(owner: &dyn Owner, backup: Backup) -> Result<()> {
         finished
     });
     if result.is_err() {
-        let _ = remove_if_present(&temp);
+        let _ = sys::remove_if_present(&temp);
     }
     result
 }
@@ -272,10 +271,10 @@ pub(crate) fn install(current: Option<PathBuf>, compressed: &Path) -> Result<()>
         Some(plain) => {
             let gz = with_suffix(&plain, ".gz");
             fs::rename(compressed, &gz).at(Step::Compress, &gz)?;
-            remove_if_present(&plain)
+            sys::remove_if_present(&plain).at(Step::Compress, &plain)
         }
         // Retention removed the backup meanwhile: its compression goes too.
-        None => remove_if_present(compressed),
+        None => sys::remove_if_present(compressed).at(Step::Compress, compressed),
     }
 }
 

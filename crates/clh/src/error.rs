@@ -28,6 +28,10 @@ pub enum Step {
     Write,
     /// Renaming the log away and shifting the backups.
     Rotate,
+    /// Reading or storing a timed log's next rollover time in the lock file.
+    Schedule,
+    /// Removing backups beyond the backup count.
+    Retention,
     /// Compressing a rotated file.
     Compress,
     /// Finishing a rotation that a killed process left half done.
@@ -49,6 +53,8 @@ impl fmt::Display for Step {
             Step::Stat => "checking the log",
             Step::Write => "writing",
             Step::Rotate => "rotating",
+            Step::Schedule => "reading or storing the next rollover time",
+            Step::Retention => "removing old backups",
             Step::Compress => "compressing",
             Step::Recover => "recovering an interrupted rotation",
             Step::Truncate => "truncating the log",
@@ -264,6 +270,22 @@ impl Error {
             value: value.to_string(),
             reason: reason.to_string(),
         }
+    }
+}
+
+/// The first of the errors met besides the one a call returns (a failed recovery,
+/// rotation, or rollover-time store while a record is written): reported after it.
+#[derive(Debug, Default)]
+pub(crate) struct Notes(Option<Error>);
+
+impl Notes {
+    pub fn note(&mut self, error: Error) {
+        self.0.get_or_insert(error);
+    }
+
+    /// `value`, or the first noted error.
+    pub fn after<T>(self, value: T) -> Result<T> {
+        self.0.map_or(Ok(value), Err)
     }
 }
 

@@ -132,8 +132,14 @@ impl LockFile {
         Ok(true)
     }
 
-    /// The raw handle, to close it in a forked child.
-    pub fn raw_handle(&self) -> i64 {
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl sys::HasHandle for LockFile {
+    fn raw_handle(&self) -> i64 {
         sys::raw_handle(&self.file)
     }
 }

@@ -1,53 +1,67 @@
-//! The builder: every option, validated when the writer is opened.
+//! The builder: every option of a writer, its default, and its validation, in one place.
+//! Front ends (the Python binding, the command line) set options here and nowhere
+//! else; `Builder::into_config` checks them all and resolves them into the `Config` a
+//! writer runs with.
 
 use crate::error::{Context, Error, Result, Step};
-use crate::paths::{lock_path_for, with_suffix, Namer};
-use crate::rotation::parent_dir;
+use crate::paths::{lock_path_for, parent_dir, with_suffix, Namer};
 use crate::schedule::Schedule;
 use crate::sys::{self, FileKind, Perms};
-use crate::writer::LogWriter;
+use crate::trace::Trace;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// Options for a [`LogWriter`]; start with [`LogWriter::builder`].
+/// Default of [`Builder::max_bytes`]: never rotate by size.
+pub const DEFAULT_MAX_BYTES: u64 = 0;
+/// Default of [`Builder::backup_count`]: CLH's, truncate instead of keeping backups.
+pub const DEFAULT_BACKUP_COUNT: u32 = 0;
+/// Default of [`Builder::keep_file_open`].
+pub const DEFAULT_KEEP_FILE_OPEN: bool = true;
+
+/// Options for a [`LogWriter`](crate::LogWriter); start with
+/// [`LogWriter::builder`](crate::LogWriter::builder), end with
+/// [`open`](crate::Builder::open). Option names are those of CLH 0.9.31's Python
+/// handler, in snake case (`maxBytes` is `max_bytes`), everywhere: here, in the Python
+/// binding and in the docs.
 ///
 /// ```no_run
 /// let writer = clh::LogWriter::builder("/var/log/app.log")
 ///     .max_bytes(10 * 1024 * 1024)
 ///     .backup_count(5)
-///     .gzip(true)
+///     .use_gzip(true)
 ///     .open()?;
 /// writer.write(b"hello\n")?;
 /// # Ok::<(), clh::Error>(())
 /// ```
 #[must_use = "a builder does nothing until `open` is called"]
 pub struct Builder {
-    pub(crate) path: PathBuf,
-    pub(crate) max_bytes: u64,
-    pub(crate) backup_count: u32,
-    pub(crate) gzip: bool,
-    pub(crate) lock_dir: Option<PathBuf>,
-    pub(crate) perms: Perms,
-    pub(crate) keep_file_open: bool,
-    pub(crate) debug: bool,
-    pub(crate) namer: Option<Namer>,
-    pub(crate) header: Vec<u8>,
-    pub(crate) schedule: Option<Schedule>,
-    pub(crate) clock: Arc<dyn Clock>,
+    path: PathBuf,
+    max_bytes: u64,
+    backup_count: u32,
+    use_gzip: bool,
+    lock_file_directory: Option<PathBuf>,
+    perms: Perms,
+    keep_file_open: bool,
+    trace: Trace,
+    namer: Option<Namer>,
+    header: Vec<u8>,
+    schedule: Option<Schedule>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Builder {
     pub(crate) fn new(path: PathBuf) -> Self {
         Builder {
             path,
-            max_bytes: 0,
-            backup_count: 0,
-            gzip: false,
-            lock_dir: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+            backup_count: DEFAULT_BACKUP_COUNT,
+            use_gzip: false,
+            lock_file_directory: None,
             perms: Perms::default(),
-            keep_file_open: true,
-            debug: false,
+            keep_file_open: DEFAULT_KEEP_FILE_OPEN,
+            trace: Trace::default(),
             namer: None,
             header: Vec::new(),
             schedule: None,
@@ -55,7 +69,8 @@ impl Builder {
         }
     }
 
-    /// Rotate once the log has reached this many bytes; 0 (the default) never rotates by size.
+    /// Rotate once the log has reached this many bytes; 0 (the default) never rotates by
+    /// size. Can be changed later ([`LogWriter::set_max_bytes`](crate::LogWriter::set_max_bytes)).
     ///
     /// ```
     /// let b = clh::LogWriter::builder("app.log").max_bytes(1 << 20);
@@ -65,8 +80,8 @@ impl Builder {
         self
     }
 
-    /// How many numbered backups to keep (`app.log.1` newest). 0 (the default) truncates
-    /// the log instead of rotating it, as CLH does.
+    /// How many backups to keep (`app.log.1` newest). 0 (the default) truncates the log
+    /// instead of rotating it, as CLH does (with a schedule: keeps every backup).
     ///
     /// ```
     /// let b = clh::LogWriter::builder("app.log").backup_count(7);
@@ -79,20 +94,20 @@ impl Builder {
     /// Gzip rotated files (`app.log.1.gz`).
     ///
     /// ```
-    /// let b = clh::LogWriter::builder("app.log").gzip(true);
+    /// let b = clh::LogWriter::builder("app.log").use_gzip(true);
     /// ```
-    pub fn gzip(mut self, gzip: bool) -> Self {
-        self.gzip = gzip;
+    pub fn use_gzip(mut self, use_gzip: bool) -> Self {
+        self.use_gzip = use_gzip;
         self
     }
 
     /// Put the lock file in this directory (created if missing) instead of beside the log.
     ///
     /// ```
-    /// let b = clh::LogWriter::builder("app.log").lock_dir("/run/lock/app");
+    /// let b = clh::LogWriter::builder("app.log").lock_file_directory("/run/lock/app");
     /// ```
-    pub fn lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.lock_dir = Some(dir.into());
+    pub fn lock_file_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lock_file_directory = Some(dir.into());
         self
     }
 
@@ -100,9 +115,9 @@ impl Builder {
     /// the file appears under its name. Unix only.
     ///
     /// ```
-    /// let b = clh::LogWriter::builder("app.log").mode(0o640);
+    /// let b = clh::LogWriter::builder("app.log").chmod(0o640);
     /// ```
-    pub fn mode(mut self, mode: u32) -> Self {
+    pub fn chmod(mut self, mode: u32) -> Self {
         self.perms.mode = Some(mode);
         self
     }
@@ -117,8 +132,8 @@ impl Builder {
         self
     }
 
-    /// Create files with mode `0o666 & !umask` (ignored when [`mode`](Self::mode) is set).
-    /// Unlike CLH this never changes the process-wide umask. Unix only.
+    /// Create files with mode `0o666 & !umask` (ignored when [`chmod`](Self::chmod) is
+    /// set). Unlike CLH this never changes the process-wide umask. Unix only.
     ///
     /// ```
     /// let b = clh::LogWriter::builder("app.log").umask(0o027);
@@ -139,26 +154,27 @@ impl Builder {
         self
     }
 
-    /// Print lock-file and rotation traces to stdout (CLH's `debug=True`).
+    /// Send lock, rotation and recovery traces to this sink (CLH's `debug=True`).
     ///
     /// ```
-    /// let b = clh::LogWriter::builder("app.log").debug(true);
+    /// let b = clh::LogWriter::builder("app.log").trace(clh::Trace::to(|l| eprintln!("{l}")));
     /// ```
-    pub fn debug(mut self, debug: bool) -> Self {
-        self.debug = debug;
+    pub fn trace(mut self, trace: Trace) -> Self {
+        self.trace = trace;
         self
     }
 
-    /// Rename backups: `namer` maps the default name (`app.log.3`) to the one to use;
-    /// `.gz` is appended after it. Every process sharing the log must use the same namer.
+    /// Rename backups (see [`Namer`]): the default name (`app.log.3`) in, the name to
+    /// use out; `.gz` is appended after it. Every process sharing the log must use the
+    /// same namer.
     ///
     /// ```
     /// use std::path::{Path, PathBuf};
     /// let b = clh::LogWriter::builder("app.log")
-    ///     .namer(|p: &Path| PathBuf::from(format!("{}.old", p.display())));
+    ///     .namer(clh::Namer::new(|p: &Path| PathBuf::from(format!("{}.old", p.display()))));
     /// ```
-    pub fn namer(mut self, namer: impl Fn(&Path) -> PathBuf + Send + Sync + 'static) -> Self {
-        self.namer = Some(Namer::new(namer));
+    pub fn namer(mut self, namer: Namer) -> Self {
+        self.namer = Some(namer);
         self
     }
 
@@ -202,43 +218,36 @@ impl Builder {
         self
     }
 
-    /// Validate the options, create the lock directory if needed, open the lock file
-    /// and return the writer. The log itself is opened at the first write.
-    ///
-    /// ```
-    /// let dir = std::env::temp_dir().join("clh-doc-open");
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let err = clh::LogWriter::builder(&dir).open().unwrap_err();
-    /// assert!(err.to_string().contains("is a directory"));
-    /// ```
-    pub fn open(self) -> Result<LogWriter> {
+    /// Check every option, create the lock directory if needed, and resolve the
+    /// options into what a writer runs with. Taking the builder apart field by field
+    /// makes a field added here and forgotten there a compile error.
+    pub(crate) fn into_config(self) -> Result<(Config, Option<Namer>)> {
         self.validate()?;
         let Builder {
             path,
             max_bytes,
             backup_count,
-            gzip,
-            lock_dir,
+            use_gzip,
+            lock_file_directory,
             perms,
             keep_file_open,
-            debug,
+            trace,
             namer,
             header,
             schedule,
             clock,
         } = self;
         let path = std::path::absolute(&path).at(Step::Check, &path)?;
-        let dir = parent_dir(&path).to_owned();
-        check_dir(&dir)?;
-        if let Some(lock_dir) = &lock_dir {
-            fs::create_dir_all(lock_dir).at(Step::CreateDir, lock_dir)?;
-            check_dir(lock_dir)?;
+        check_dir(parent_dir(&path))?;
+        if let Some(dir) = &lock_file_directory {
+            fs::create_dir_all(dir).at(Step::CreateDir, dir)?;
+            check_dir(dir)?;
         }
-        let lock_path = lock_path_for(&path, lock_dir.as_deref());
+        let lock_path = lock_path_for(&path, lock_file_directory.as_deref());
         check_name(&lock_path)?;
         check_name(&path)?;
         // The longest backup name this writer will make (before any namer).
-        let gz = if gzip { ".gz" } else { "" };
+        let gz = if use_gzip { ".gz" } else { "" };
         let longest_backup = match &schedule {
             Some(s) => Some(format!(".{}{gz}", s.format(clock.now()))),
             None if backup_count > 0 => Some(format!(".{backup_count}{gz}")),
@@ -251,16 +260,16 @@ impl Builder {
             path,
             lock_path,
             max_bytes,
-            backup_count,
-            gzip,
+            backup_count: AtomicU32::new(backup_count),
+            use_gzip: AtomicBool::new(use_gzip),
             perms,
             keep_file_open: keep_file_open && sys::CAN_KEEP_LOG_OPEN,
-            debug,
+            trace,
             header,
             schedule,
             clock,
         };
-        LogWriter::from_config(cfg, namer)
+        Ok((cfg, namer))
     }
 
     fn validate(&self) -> Result<()> {
@@ -271,10 +280,17 @@ impl Builder {
         if p.as_os_str().is_empty() {
             return Err(Error::invalid("path", "\"\"", "is empty"));
         }
-        for (option, path) in [("path", Some(p)), ("lock_dir", self.lock_dir.as_ref())] {
-            if path.is_some_and(|p| p.as_os_str().as_encoded_bytes().contains(&0)) {
-                let shown = format!("{:?}", path.expect("checked above"));
-                return Err(Error::invalid(option, shown, "contains a NUL byte"));
+        let paths = [
+            ("path", Some(p)),
+            ("lock_file_directory", self.lock_file_directory.as_ref()),
+        ];
+        for (option, path) in paths {
+            if let Some(path) = path.filter(|p| p.as_os_str().as_encoded_bytes().contains(&0)) {
+                return Err(Error::invalid(
+                    option,
+                    format!("{path:?}"),
+                    "contains a NUL byte",
+                ));
             }
         }
         if p.file_name().is_none() || p.as_os_str().as_encoded_bytes().ends_with(b"/") {
@@ -291,23 +307,19 @@ impl Builder {
                 });
             }
         }
-        if let Some(mode) = self.perms.mode {
-            if mode > 0o7777 {
-                return Err(Error::invalid(
-                    "mode",
-                    format!("{mode:#o}"),
-                    "must be at most 0o7777",
-                ));
-            }
+        if let Some(mode) = self.perms.mode.filter(|&m| m > 0o7777) {
+            return Err(Error::invalid(
+                "chmod",
+                format!("{mode:#o}"),
+                "must be at most 0o7777",
+            ));
         }
-        if let Some(umask) = self.perms.umask {
-            if umask > 0o777 {
-                return Err(Error::invalid(
-                    "umask",
-                    format!("{umask:#o}"),
-                    "must be at most 0o777",
-                ));
-            }
+        if let Some(umask) = self.perms.umask.filter(|&u| u > 0o777) {
+            return Err(Error::invalid(
+                "umask",
+                format!("{umask:#o}"),
+                "must be at most 0o777",
+            ));
         }
         Ok(())
     }
@@ -331,19 +343,32 @@ fn check_name(path: &Path) -> Result<()> {
     }
 }
 
-/// The resolved, immutable configuration a writer runs with.
+/// The resolved configuration a writer runs with. `backup_count` and `use_gzip` (and
+/// the size trigger's limit) may change after the writer is opened, as CLH reads them
+/// at every check: they are read once per rotation.
 pub(crate) struct Config {
     pub path: PathBuf,
     pub lock_path: PathBuf,
+    /// The initial size limit (the size trigger owns the current one).
     pub max_bytes: u64,
-    pub backup_count: u32,
-    pub gzip: bool,
+    pub backup_count: AtomicU32,
+    pub use_gzip: AtomicBool,
     pub perms: Perms,
     pub keep_file_open: bool,
-    pub debug: bool,
+    pub trace: Trace,
     pub header: Vec<u8>,
     pub schedule: Option<Schedule>,
     pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    pub fn backup_count(&self) -> u32 {
+        self.backup_count.load(Ordering::Relaxed)
+    }
+
+    pub fn use_gzip(&self) -> bool {
+        self.use_gzip.load(Ordering::Relaxed)
+    }
 }
 
 /// Where a writer reads the time (injectable, so tests need not sleep through hours).

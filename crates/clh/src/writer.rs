@@ -1,36 +1,26 @@
-//! The write path: records appended under the cross-process lock, one `write()` each
-//! (or one per batch), rotation decided and carried out under that same lock.
+//! The public face of the core: [`LogWriter`], which appends records to a log file
+//! shared with any number of threads and processes, and its [`Interruptible`] view.
+//! How a write is carried out under the lock is `shared.rs` (taking the lock) and
+//! `session.rs` (writing and rotating); what decides a rotation is `trigger/`, how it
+//! is done `rotation/`.
 //!
-//! Per record, with the log kept open: `flock(LOCK_EX)`, `fstat(lock file)` (the lock
-//! file still has a name: not deleted or replaced by someone else; before a rotation
-//! the lock path is checked to name it, too), `stat(log path)` (the real size of the file every process writes, and whether
-//! another process has rotated it away), `write()`, `flock(LOCK_UN)`. Nothing else
-//! unless a rotation is due.
-//!
-//! What goes wrong around a write never costs the record: a failed recovery, rotation
-//! or compression is reported after the record is written. Only a failed lock or
-//! write loses it, and then the caller gets the error.
+//! Per record, with the log kept open: `flock(LOCK_EX)`, `fstat(lock file)` (it still
+//! has a name: not deleted or replaced), `stat(log path)` (the real size of the file
+//! every process writes, and whether another process rotated it away), `write()`,
+//! `flock(LOCK_UN)`. Nothing else unless a rotation is due.
 
-use crate::compress::{self, Backup, Compressor, Owner};
-use crate::error::{Context, Error, Result, Step};
-use crate::fork::{Abandon, ForkLocal};
-use crate::lock::LockFile;
-use crate::options::{Builder, Config};
-use crate::paths::{self, BackupNames, Namer, Temp};
-use crate::rotation::{parent_dir, Rotation};
-use crate::schedule::{Schedule, MIN_VALID_TIMESTAMP};
-use crate::sys::{self, Access, FileId, Follow};
-use crate::trigger::SizeTrigger;
+use crate::compress::{Compressor, Owner};
+use crate::error::{Error, Result};
+use crate::fork::ForkLocal;
+use crate::options::Builder;
+use crate::paths::Namer;
+use crate::session::Session;
+use crate::shared::{Interrupts, Shared, MAX_LOCK_REOPENS};
+use crate::trigger::Due;
 use jiff::Timestamp;
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-
-/// How many times in a row a writer reopens a lock file it finds deleted or replaced
-/// before it reports an error (someone keeps replacing it).
-const MAX_LOCK_REOPENS: u32 = 16;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 /// Appends records to a log file shared with any number of threads and processes,
 /// rotating it by size and/or time. Cheap to share: `&LogWriter` is `Sync`.
@@ -48,7 +38,7 @@ const MAX_LOCK_REOPENS: u32 = 16;
 ///     writer.write(format!("record {i:02} of ten\n").as_bytes())?;
 /// }
 /// assert!(dir.path().join("app.log.1").exists());
-/// assert!(writer.rollovers() > 0);
+/// assert!(writer.num_rollovers() > 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LogWriter {
@@ -56,116 +46,30 @@ pub struct LogWriter {
     compressor: ForkLocal<Compressor>,
 }
 
-/// What the writer's callers and its compression thread share.
-struct Shared {
-    cfg: Config,
-    trigger: SizeTrigger,
-    namer: RwLock<Option<Namer>>,
-    /// The per-process state; replaced in a child after `fork()`.
-    slot: ForkLocal<Slot>,
-    rollovers: AtomicU64,
-    /// An error of the compression thread, handed to the next caller.
-    background_error: Mutex<Option<Error>>,
-}
-
-/// Descriptors and their mutex, valid in the process that made them.
-struct Slot {
-    /// Raw descriptors, readable without the mutex, to close them in a forked child
-    /// even when the fork caught another thread holding the mutex.
-    lock_fd: AtomicI64,
-    log_fd: AtomicI64,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    lock: Option<LockFile>,
-    log: Option<OpenLog>,
-    /// The shared next rollover time, as last read from (or written to) the lock file.
-    next_rollover: Option<Timestamp>,
-    /// A next rollover time this process could not store (its lock file is read-only):
-    /// it overrides an earlier stored one, which is stale because we rotated since.
-    unstored: Option<Timestamp>,
-    /// Whether this process has looked for what crashed processes left behind.
-    recovered: bool,
-}
-
-struct OpenLog {
-    file: File,
-    id: Option<FileId>,
-}
-
-/// Why a rotation is due.
-#[derive(Debug, Clone, Copy)]
-enum Due {
-    /// The time schedule's rollover time (from the lock file) has come.
-    Time(Timestamp),
-    /// The size limit was reached.
-    Size,
-    /// `rotate()` was called.
-    Forced,
-}
-
-const NO_FD: i64 = -1;
-
-impl Default for Slot {
-    fn default() -> Self {
-        Slot {
-            lock_fd: AtomicI64::new(NO_FD),
-            log_fd: AtomicI64::new(NO_FD),
-            state: Mutex::default(),
-        }
-    }
-}
-
-impl Slot {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Abandon for Slot {
-    /// In a forked child: close what this slot had open in the parent, without
-    /// unlocking (that would release the parent's lock).
-    fn abandon(&self) {
-        match self.state.try_lock() {
-            Ok(mut state) => {
-                // Dropping closes; `LockFile` only unlocks through a guard.
-                state.lock = None;
-                state.log = None;
-            }
-            Err(_) => {
-                // A thread that no longer exists held the mutex: the `File`s stay
-                // leaked inside it, so closing their descriptors here is the only close.
-                for fd in [&self.lock_fd, &self.log_fd] {
-                    let fd = fd.swap(NO_FD, Ordering::AcqRel);
-                    if fd != NO_FD {
-                        sys::close_inherited(fd);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// What a call does when something interrupts it before it has written a record: a
-/// signal during the wait for the lock, or a rotation whose backup name a deferred
-/// [`Namer`] does not know yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Interrupts {
-    /// Carry on: wait for the lock again; write the record and rotate later.
-    Absorb,
-    /// Return [`Error::Interrupted`] or [`Error::NamePending`], so that the caller
-    /// can run its signal handlers or ask its namer, then call again with the records
-    /// not written yet.
-    Return,
-}
-
 /// How far a batch got: records `..written` are in the file; `result` is the first
 /// error (a failed write, or what went wrong around the records after they were written).
 pub(crate) struct Progress {
     pub written: usize,
     pub result: Result<()>,
+}
+
+impl Builder {
+    /// Validate the options, create the lock directory if needed, open the lock file
+    /// and return the writer. The log itself is opened at the first write.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join("clh-doc-open");
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let err = clh::LogWriter::builder(&dir).open().unwrap_err();
+    /// assert!(err.to_string().contains("is a directory"));
+    /// ```
+    pub fn open(self) -> Result<LogWriter> {
+        let (cfg, namer) = self.into_config()?;
+        Ok(LogWriter {
+            shared: Arc::new(Shared::new(cfg, namer)?),
+            compressor: ForkLocal::new(Compressor::new()),
+        })
+    }
 }
 
 impl LogWriter {
@@ -176,28 +80,6 @@ impl LogWriter {
     /// ```
     pub fn builder(path: impl AsRef<Path>) -> Builder {
         Builder::new(path.as_ref().to_owned())
-    }
-
-    pub(crate) fn from_config(cfg: Config, namer: Option<Namer>) -> Result<Self> {
-        let slot = Slot::default();
-        // Open the lock file now: a bad lock directory or permissions fail here.
-        let lock = LockFile::open(&cfg.lock_path, &cfg.perms, &cfg.lock_temp())?;
-        if cfg.keep_file_open {
-            slot.lock_fd.store(lock.raw_handle(), Ordering::Release);
-            slot.state().lock = Some(lock);
-        }
-        let shared = Shared {
-            trigger: SizeTrigger::new(cfg.max_bytes),
-            cfg,
-            namer: RwLock::new(namer),
-            slot: ForkLocal::new(slot),
-            rollovers: AtomicU64::new(0),
-            background_error: Mutex::new(None),
-        };
-        Ok(LogWriter {
-            shared: Arc::new(shared),
-            compressor: ForkLocal::new(Compressor::new()),
-        })
     }
 
     /// Append one record (include its line terminator). The record reaches the file
@@ -266,7 +148,7 @@ impl LogWriter {
             done += progress.written;
             attempts += 1;
             if !stale_lock || attempts > MAX_LOCK_REOPENS {
-                let result = progress.result.and_then(|()| self.take_background_error());
+                let result = progress.result.and_then(|()| self.take_compress_error());
                 return Progress {
                     written: done,
                     result,
@@ -368,7 +250,7 @@ impl LogWriter {
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// let writer = clh::LogWriter::builder(dir.path().join("a.log"))
-    ///     .backup_count(1).gzip(true).open()?;
+    ///     .backup_count(1).use_gzip(true).open()?;
     /// writer.write(b"old\n")?;
     /// writer.rotate()?;
     /// writer.wait_for_compression()?;
@@ -377,7 +259,7 @@ impl LogWriter {
     /// ```
     pub fn wait_for_compression(&self) -> Result<()> {
         self.compressor().wait_idle(None);
-        self.take_background_error()
+        self.take_compress_error()
     }
 
     /// Like [`wait_for_compression`](Self::wait_for_compression), but wait at most
@@ -392,7 +274,7 @@ impl LogWriter {
     /// ```
     pub fn wait_for_compression_within(&self, timeout: std::time::Duration) -> Result<bool> {
         let idle = self.compressor().wait_idle(Some(timeout));
-        self.take_background_error().map(|()| idle)
+        self.take_compress_error().map(|()| idle)
     }
 
     /// With a time schedule: the next rollover time this process knows of (as shared
@@ -407,7 +289,7 @@ impl LogWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_rollover(&self) -> Option<Timestamp> {
-        self.shared.slot().state().next_rollover
+        self.shared.process().state().time.next
     }
 
     /// Replace the backup namer (see [`Builder::namer`]).
@@ -426,16 +308,96 @@ impl LogWriter {
             .unwrap_or_else(PoisonError::into_inner) = namer;
     }
 
-    /// How many rotations this writer has carried out (CLH's `num_rollovers`).
+    /// How many rotations this writer has carried out in this process.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// assert_eq!(writer.rollovers(), 0);
+    /// assert_eq!(writer.num_rollovers(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn rollovers(&self) -> u64 {
-        self.shared.rollovers.load(Ordering::Relaxed)
+    pub fn num_rollovers(&self) -> u64 {
+        self.shared.num_rollovers.load(Ordering::Relaxed)
+    }
+
+    /// Change the size limit (see [`Builder::max_bytes`]): the next write uses it, as
+    /// CLH reads `maxBytes` at every check.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.set_max_bytes(4);
+    /// writer.write(b"12345\n")?;
+    /// assert!(writer.should_rotate()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_max_bytes(&self, max_bytes: u64) {
+        self.shared.size.set_max_bytes(max_bytes);
+    }
+
+    /// The size limit now in force.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).max_bytes(9).open()?;
+    /// assert_eq!(writer.max_bytes(), 9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_bytes(&self) -> u64 {
+        self.shared.size.max_bytes()
+    }
+
+    /// How many backups are kept now.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).backup_count(4).open()?;
+    /// assert_eq!(writer.backup_count(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backup_count(&self) -> u32 {
+        self.shared.cfg.backup_count()
+    }
+
+    /// Whether backups are compressed now.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// assert!(!writer.use_gzip());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn use_gzip(&self) -> bool {
+        self.shared.cfg.use_gzip()
+    }
+
+    /// Change how many backups are kept (see [`Builder::backup_count`]), from the next
+    /// rotation on.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.set_backup_count(3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_backup_count(&self, backup_count: u32) {
+        self.shared
+            .cfg
+            .backup_count
+            .store(backup_count, Ordering::Relaxed);
+    }
+
+    /// Switch compression of backups on or off (see [`Builder::use_gzip`]), from the
+    /// next rotation on.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
+    /// writer.set_use_gzip(true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_use_gzip(&self, use_gzip: bool) {
+        self.shared.cfg.use_gzip.store(use_gzip, Ordering::Relaxed);
     }
 
     /// The log's absolute path.
@@ -460,8 +422,9 @@ impl LogWriter {
         &self.shared.cfg.lock_path
     }
 
-    /// Finish pending compressions (waiting at most [`STALL_LIMIT`](crate::STALL_LIMIT)
-    /// for them), then close the log and lock file. The writer stays usable: the next
+    /// Finish pending compressions, and with gzip on, those that killed processes left
+    /// (waiting at most [`STALL_LIMIT`](crate::STALL_LIMIT) for them), then close the
+    /// log and lock file. The writer stays usable: the next
     /// write reopens them.
     ///
     /// ```
@@ -471,13 +434,18 @@ impl LogWriter {
     /// # Ok::<(), clh::Error>(())
     /// ```
     pub fn close(&self) -> Result<()> {
+        if self.use_gzip() {
+            // Hand over backups that processes killed while compressing left behind
+            // (a pool's workers ended by SIGTERM, say), so that the set is whole.
+            let _ = self.locked(Interrupts::Absorb, |s| {
+                s.recover();
+                Ok(())
+            });
+        }
         let waited = self.wait_for_compression_within(crate::STALL_LIMIT);
-        let slot = self.shared.slot();
-        let mut state = slot.state();
+        let mut state = self.shared.process().state();
         state.log = None;
         state.lock = None;
-        slot.log_fd.store(NO_FD, Ordering::Release);
-        slot.lock_fd.store(NO_FD, Ordering::Release);
         waited.map(|_| ())
     }
 
@@ -485,10 +453,10 @@ impl LogWriter {
         self.compressor.get(Compressor::new)
     }
 
-    fn take_background_error(&self) -> Result<()> {
+    fn take_compress_error(&self) -> Result<()> {
         let taken = self
             .shared
-            .background_error
+            .compress_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
@@ -560,447 +528,15 @@ impl Interruptible<'_> {
     }
 }
 
-impl Shared {
-    /// This process's slot, replacing the parent's after a fork.
-    fn slot(&self) -> &Slot {
-        self.slot.get(Slot::default)
-    }
-
-    /// Run `f` with this process's state, holding the cross-process lock on a lock
-    /// file that still has a name. Backups to compress are added to `to_compress`. An
-    /// error `f` noted besides its result (recovery, rotation) is returned after it.
-    /// Also says whether `f` found the lock file moved away from the lock path (it is
-    /// then closed, so the next call locks the file at the path).
-    fn locked<T>(
-        &self,
-        to_compress: &mut Vec<Backup>,
-        interrupts: Interrupts,
-        f: impl FnOnce(&mut Session<'_>) -> Result<T>,
-    ) -> (Result<T>, bool) {
-        let slot = self.slot();
-        let mut state = slot.state();
-        let State {
-            lock,
-            log,
-            next_rollover,
-            unstored,
-            recovered,
-        } = &mut *state;
-        let mut f = Some(f);
-        let mut reopens = 0;
-        let (result, unlocked, stale_lock) = loop {
-            if lock.is_none() {
-                let opened = match LockFile::open(
-                    &self.cfg.lock_path,
-                    &self.cfg.perms,
-                    &self.cfg.lock_temp(),
-                ) {
-                    Ok(opened) => opened,
-                    Err(e) => return (Err(e), false),
-                };
-                slot.lock_fd.store(opened.raw_handle(), Ordering::Release);
-                *lock = Some(opened);
-            }
-            let lock_file = lock.as_ref().expect("lock file opened above");
-            let guard = match lock_file.lock() {
-                Ok(guard) => guard,
-                Err(Error::Interrupted) if interrupts == Interrupts::Absorb => continue,
-                Err(e) => return (Err(e), false),
-            };
-            if lock_file.still_linked() {
-                let mut session = Session {
-                    writer: self,
-                    slot,
-                    lock: lock_file,
-                    log,
-                    next_rollover,
-                    unstored,
-                    to_compress,
-                    rotated: 0,
-                    noted: None,
-                    stale_lock: false,
-                };
-                if !*recovered {
-                    // A process's first look: finish what crashed processes left behind.
-                    *recovered = true;
-                    session.recover();
-                }
-                let f = f.take().expect("called once: the loop ends here");
-                let result = f(&mut session);
-                let (rotated, noted) = (session.rotated, session.noted.take());
-                let stale_lock = session.stale_lock;
-                if !self.cfg.keep_file_open {
-                    session.close_log();
-                }
-                self.rollovers.fetch_add(rotated, Ordering::Relaxed);
-                let result = result.and_then(|value| noted.map_or(Ok(value), Err));
-                break (result, guard.unlock(), stale_lock);
-            }
-            // Deleted or replaced while we were not holding it: whoever opens the path
-            // now locks another file. Let go, reopen, lock that one.
-            drop(guard);
-            *lock = None;
-            slot.lock_fd.store(NO_FD, Ordering::Release);
-            self.trace("the lock file was deleted or replaced: reopening it");
-            reopens += 1;
-            if reopens > MAX_LOCK_REOPENS {
-                let e = io::Error::other("the lock file keeps being deleted or replaced");
-                return (Err(e).at(Step::Lock, &self.cfg.lock_path), false);
-            }
-        };
-        if stale_lock || unlocked.is_err() || !self.cfg.keep_file_open {
-            // Closing releases the lock whatever happened to the unlock.
-            *lock = None;
-            slot.lock_fd.store(NO_FD, Ordering::Release);
-        }
-        (
-            result.and_then(|value| unlocked.map(|()| value)),
-            stale_lock,
-        )
-    }
-
-    fn rotation(&self) -> Rotation<'_> {
-        let cfg = &self.cfg;
-        let namer = self
-            .namer
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        Rotation {
-            log: &cfg.path,
-            names: BackupNames::new(&cfg.path, namer),
-            backup_count: cfg.backup_count,
-            gzip: cfg.gzip,
-            debug: cfg.debug,
-            schedule: cfg.schedule.as_ref(),
-        }
-    }
-
-    fn trace(&self, msg: &str) {
-        self.rotation().trace(msg);
-    }
-}
-
-impl Owner for Shared {
-    fn finish(&self, was: &Path, id: Option<FileId>, compressed: &Path) -> Result<()> {
-        // Compression never rotates, so nothing new to compress comes out of this.
-        let mut none = Vec::new();
-        self.locked(&mut none, Interrupts::Absorb, |_| {
-            let rotation = self.rotation();
-            let current = rotation.locate(was, id)?;
-            rotation.trace(&format!("compressed {}", was.display()));
-            compress::install(current, compressed)
-        })
-        .0
-    }
-
-    fn with_lock(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
-        let mut none = Vec::new();
-        self.locked(&mut none, Interrupts::Absorb, |_| f()).0
-    }
-
-    fn report(&self, error: Error) {
-        *self
-            .background_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(error);
-    }
-
-    fn log_path(&self) -> &Path {
-        &self.cfg.path
-    }
-}
-
 impl std::fmt::Debug for LogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cfg = &self.shared.cfg;
         f.debug_struct("LogWriter")
             .field("path", &cfg.path)
             .field("lock_path", &cfg.lock_path)
-            .field("max_bytes", &cfg.max_bytes)
-            .field("backup_count", &cfg.backup_count)
-            .field("gzip", &cfg.gzip)
+            .field("max_bytes", &self.shared.size.max_bytes())
+            .field("backup_count", &cfg.backup_count())
+            .field("use_gzip", &cfg.use_gzip())
             .finish_non_exhaustive()
-    }
-}
-
-impl Config {
-    /// Fresh temporaries for creating the lock file, beside it.
-    fn lock_temp(&self) -> impl Fn() -> PathBuf + '_ {
-        move || paths::temp_path(&self.path, parent_dir(&self.lock_path), Temp::New)
-    }
-}
-
-/// What a writer may do while it holds the lock.
-struct Session<'a> {
-    writer: &'a Shared,
-    slot: &'a Slot,
-    lock: &'a LockFile,
-    log: &'a mut Option<OpenLog>,
-    next_rollover: &'a mut Option<Timestamp>,
-    unstored: &'a mut Option<Timestamp>,
-    to_compress: &'a mut Vec<Backup>,
-    rotated: u64,
-    /// The first error met besides the write itself (recovery, rotation, storing the
-    /// rollover time), returned once the records are written.
-    noted: Option<Error>,
-    /// Set when a rotation found that the lock file is no longer the one at the lock
-    /// path: nothing was rotated, and the caller goes on under the file at the path.
-    stale_lock: bool,
-}
-
-impl Session<'_> {
-    fn cfg(&self) -> &Config {
-        &self.writer.cfg
-    }
-
-    fn note(&mut self, error: Error) {
-        self.writer.trace(&format!("error: {error}"));
-        self.noted.get_or_insert(error);
-    }
-
-    fn recover(&mut self) {
-        let (pending, problem) = self.writer.rotation().recover();
-        self.to_compress.extend(pending);
-        if let Some(e) = problem {
-            self.note(e);
-        }
-    }
-
-    /// Make sure the open log is the file now at the log's path (another process may
-    /// have rotated it, or it may not exist yet) and return its size.
-    fn current_size(&mut self) -> Result<u64> {
-        let path = &self.writer.cfg.path;
-        let on_disk = match fs::metadata(path) {
-            Ok(meta) => Some(meta),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).at(Step::Stat, path),
-        };
-        if let (Some(meta), Some(open)) = (&on_disk, self.log.as_ref()) {
-            let id = sys::file_id(meta);
-            if id.is_some() && id == open.id {
-                return Ok(meta.len());
-            }
-        }
-        self.close_log();
-        let cfg = self.cfg();
-        let dir = parent_dir(path);
-        let temp = || paths::temp_path(path, dir, Temp::New);
-        let file = sys::open_or_create(path, Access::Append, Follow::ToRegular, &cfg.perms, &temp)
-            .at(Step::OpenLog, path)?;
-        let meta = file.metadata().at(Step::Stat, path)?;
-        self.slot
-            .log_fd
-            .store(sys::raw_handle(&file), Ordering::Release);
-        *self.log = Some(OpenLog {
-            id: sys::file_id(&meta),
-            file,
-        });
-        Ok(meta.len())
-    }
-
-    /// Append `records` to the open log, whose size is `size`, in one `write()`
-    /// (preceded by the header if the file is new). Returns the new size. On failure,
-    /// whatever part reached the file is cut off again.
-    fn append<R: AsRef<[u8]>>(
-        &mut self,
-        records: &[R],
-        size: u64,
-        chunk: &mut Vec<u8>,
-    ) -> Result<u64> {
-        let header = &self.writer.cfg.header;
-        let with_header = size == 0 && !header.is_empty();
-        let bytes: &[u8] = match records {
-            [] => return Ok(size),
-            [one] if !with_header => one.as_ref(),
-            _ => {
-                chunk.clear();
-                if with_header {
-                    chunk.extend_from_slice(header);
-                }
-                for r in records {
-                    chunk.extend_from_slice(r.as_ref());
-                }
-                chunk
-            }
-        };
-        let path = &self.writer.cfg.path;
-        let open = self.log.as_mut().expect("current_size opened the log");
-        if let Err(e) = open.file.write_all(bytes) {
-            let _ = open.file.set_len(size);
-            return Err(e).at(Step::Write, path);
-        }
-        Ok(size + bytes.len() as u64)
-    }
-
-    /// Whether a rotation is due for a log of `size` bytes, and why. A time rotation
-    /// is not due, and a new period simply starts, when the log is empty (no empty
-    /// backups) or was written after the rollover time (a process that could not
-    /// store the time in a read-only lock file rotated already, or the stored time is
-    /// stale: renaming now would name recent records after an old period). Errors
-    /// reading or storing the shared time are noted, not fatal to the write.
-    fn due(&mut self, size: u64) -> Option<Due> {
-        let writer = self.writer;
-        if let Some(schedule) = &writer.cfg.schedule {
-            let now = writer.cfg.clock.now();
-            if self.next_rollover.is_none_or(|next| now >= next) {
-                match self.shared_next_rollover(schedule, now, size) {
-                    Ok(next) if now < next => {}
-                    Ok(next) => {
-                        if size == 0 {
-                            self.writer
-                                .trace("empty log at the rollover time: no backup");
-                        } else if self.log_modified(now).is_some_and(|m| m >= next) {
-                            self.writer
-                                .trace("log written after the rollover time: a new period");
-                        } else {
-                            return Some(Due::Time(next));
-                        }
-                        self.store_next_rollover(schedule.next_after(now));
-                    }
-                    Err(e) => {
-                        // Without the shared time, keep going on our own until next time.
-                        *self.next_rollover = Some(schedule.next_after(now));
-                        self.note(e);
-                    }
-                }
-            }
-        }
-        writer.trigger.should_rotate(size).then_some(Due::Size)
-    }
-
-    /// The next rollover time shared through the lock file (CLH's format: decimal epoch
-    /// seconds). A missing, corrupt or implausible value (before 2000, or later than
-    /// the schedule allows from now, e.g. after the clock stepped back) is recomputed
-    /// from the last modification of a non-empty log (else from now), so a restart
-    /// after a missed rollover rotates.
-    fn shared_next_rollover(
-        &mut self,
-        schedule: &Schedule,
-        now: Timestamp,
-        size: u64,
-    ) -> Result<Timestamp> {
-        let lock_path = &self.writer.cfg.lock_path;
-        let stored = self.lock.read_content().at(Step::Lock, lock_path)?;
-        // Calendar schedules may differ from CLH's arithmetic by a DST hour.
-        let slack = if schedule.fixed_seconds().is_some() {
-            0
-        } else {
-            3600
-        };
-        let latest = schedule
-            .next_after(now)
-            .checked_add(jiff::SignedDuration::from_secs(slack))
-            .unwrap_or(Timestamp::MAX);
-        let valid = stored
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|&t| t >= MIN_VALID_TIMESTAMP)
-            .and_then(|t| Timestamp::from_second(t).ok())
-            .filter(|&t| t <= latest);
-        let next = match valid {
-            Some(next) => next.max(self.unstored.unwrap_or(next)),
-            None => {
-                let modified = self
-                    .log_modified(now)
-                    .filter(|&m| size > 0 && m < now)
-                    .unwrap_or(now);
-                let next = schedule.next_after(modified);
-                self.store_next_rollover(next);
-                next
-            }
-        };
-        *self.next_rollover = Some(next);
-        Ok(next)
-    }
-
-    /// When the log was last written, if that is known and not later than `now` (a
-    /// file time ahead of the clock, which stepped back or is injected, means nothing).
-    fn log_modified(&self, now: Timestamp) -> Option<Timestamp> {
-        fs::metadata(&self.writer.cfg.path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|m| Timestamp::try_from(m).ok())
-            .filter(|&m| m <= now && m.as_second() >= MIN_VALID_TIMESTAMP)
-    }
-
-    /// Share `next` through the lock file. A read-only lock file (another user's)
-    /// keeps it in this process only; a failure to write is noted.
-    fn store_next_rollover(&mut self, next: Timestamp) {
-        *self.next_rollover = Some(next);
-        match self.lock.write_content(&next.as_second().to_string()) {
-            Ok(true) => *self.unstored = None,
-            Ok(false) => {
-                *self.unstored = Some(next);
-                self.writer
-                    .trace("the lock file is read-only: the next rollover time stays in memory");
-            }
-            Err(e) => {
-                let lock_path = self.writer.cfg.lock_path.clone();
-                self.note(Error::io(Step::Lock, lock_path, e));
-            }
-        }
-    }
-
-    fn rotate(&mut self, due: Due) -> Result<()> {
-        let writer = self.writer;
-        if !self.lock.is_at_path() {
-            self.stale_lock = true;
-            writer.trace("the lock file was moved or replaced: relocking before rotating");
-            let e = io::Error::other("the lock file is no longer at its path");
-            return Err(e).at(Step::Lock, &writer.cfg.lock_path);
-        }
-        let rotation = writer.rotation();
-        let (pending, problem) = rotation.recover();
-        self.to_compress.extend(pending);
-        if let Some(e) = problem {
-            self.note(e);
-        }
-        let result = match &writer.cfg.schedule {
-            None if writer.cfg.backup_count == 0 => self.truncate(),
-            None => {
-                self.close_log();
-                rotation.rotate(None)
-            }
-            Some(schedule) => {
-                let now = writer.cfg.clock.now();
-                let period_end = match (due, *self.next_rollover) {
-                    (Due::Time(at), _) => at,
-                    (_, Some(next)) => next,
-                    (_, None) => schedule.next_after(now),
-                };
-                let stamp = schedule.format(schedule.period_start(period_end));
-                self.close_log();
-                let result = rotation.rotate(Some(&stamp));
-                let postponed = matches!(result, Err(Error::NamePending { .. }));
-                if !postponed && !matches!(due, Due::Size) {
-                    // A new period starts now (the stdlib's rule), for every process.
-                    self.store_next_rollover(schedule.next_after(now));
-                }
-                result
-            }
-        };
-        if result.is_ok() || !writer.cfg.path.exists() {
-            self.rotated += 1;
-        }
-        self.to_compress.extend(result?);
-        Ok(())
-    }
-
-    /// `backup_count == 0` without a schedule: empty the log in place (CLH's rule),
-    /// through the descriptor we write with (so a log path that is a symbolic link
-    /// truncates the file it leads to, the one being written).
-    fn truncate(&mut self) -> Result<Option<Backup>> {
-        self.writer.trace("truncating (backup count 0)");
-        let path = &self.writer.cfg.path;
-        let open = self.log.as_ref().expect("current_size opened the log");
-        open.file.set_len(0).at(Step::Truncate, path)?;
-        Ok(None)
-    }
-
-    fn close_log(&mut self) {
-        *self.log = None;
-        self.slot.log_fd.store(NO_FD, Ordering::Release);
     }
 }

@@ -8,11 +8,20 @@ use std::fs;
 use std::sync::Arc;
 use std::thread;
 
+/// Queue options with these bounds (the struct is `#[non_exhaustive]`).
+fn queue(records: usize, bytes: usize, overflow: Overflow) -> QueueOptions {
+    let mut opts = QueueOptions::default();
+    opts.queue_records = records;
+    opts.queue_bytes = bytes;
+    opts.queue_overflow = overflow;
+    opts
+}
+
 fn background(path: &std::path::Path, opts: QueueOptions) -> BackgroundWriter {
     let w = LogWriter::builder(path)
         .max_bytes(4096)
         .backup_count(1000)
-        .gzip(true)
+        .use_gzip(true)
         .open()
         .unwrap();
     BackgroundWriter::new(w, opts).unwrap()
@@ -24,10 +33,7 @@ fn threads_through_the_queue_lose_nothing_and_rotate_by_size() {
     let log = dir.path().join("app.log");
     let bg = Arc::new(background(
         &log,
-        QueueOptions {
-            max_records: 64,
-            ..Default::default()
-        },
+        queue(64, clh::DEFAULT_QUEUE_BYTES, Overflow::Block),
     ));
     let handles: Vec<_> = (0..4)
         .map(|t| {
@@ -95,22 +101,18 @@ fn drop_policy_counts_exactly_and_says_so_in_the_log() {
         .open(dir.path().join(".__app.lock"))
         .unwrap();
     lock.lock().unwrap();
-    let opts = QueueOptions {
-        max_records: 10,
-        max_bytes: 1 << 20,
-        overflow: Overflow::Drop,
-    };
+    let opts = queue(10, 1 << 20, Overflow::Drop);
     let bg = background(&log, opts);
     // The thread takes the first record and blocks on the lock; 10 more fill the queue.
     bg.write(b"first\n").unwrap();
-    while bg.try_write(b"probe\n").unwrap() && bg.dropped() == 0 {
+    while bg.try_write(b"probe\n").unwrap() && bg.dropped_records() == 0 {
         // wait until the thread has taken "first" and the queue holds 10
     }
-    let before = bg.dropped();
+    let before = bg.dropped_records();
     for _ in 0..25 {
         bg.write(b"dropped\n").unwrap();
     }
-    assert_eq!(bg.dropped(), before + 25);
+    assert_eq!(bg.dropped_records(), before + 25);
     lock.unlock().unwrap();
     bg.flush().unwrap();
     bg.write(b"after\n").unwrap();
@@ -171,13 +173,6 @@ fn dropping_the_writer_writes_what_is_queued() {
 fn zero_bounds_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let w = LogWriter::builder(dir.path().join("a.log")).open().unwrap();
-    let err = BackgroundWriter::new(
-        w,
-        QueueOptions {
-            max_bytes: 0,
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("max_bytes"), "{err}");
+    let err = BackgroundWriter::new(w, queue(10, 0, Overflow::Block)).unwrap_err();
+    assert!(err.to_string().contains("queue_bytes"), "{err}");
 }

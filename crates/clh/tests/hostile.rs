@@ -164,7 +164,7 @@ fn a_lock_file_that_is_a_link_is_refused_and_its_target_untouched() {
     fs::write(&victim, b"precious").unwrap();
     symlink(&victim, dir.path().join(".__app.lock")).unwrap();
     let err = LogWriter::builder(dir.path().join("app.log"))
-        .mode(0o600)
+        .chmod(0o600)
         .open()
         .unwrap_err();
     assert!(
@@ -192,7 +192,7 @@ fn a_fifo_among_the_backups_never_blocks_a_rotation() {
     let writer = LogWriter::builder(&log)
         .max_bytes(10)
         .backup_count(3)
-        .gzip(true)
+        .use_gzip(true)
         .open()
         .unwrap();
     let start = Instant::now();

@@ -84,7 +84,7 @@ fn midnight_rotation_names_the_day_and_shares_the_next_time() {
     assert_eq!(set["app.log.2025-11-26"], b"a before\nb before\n");
     assert_eq!(set["app.log"], b"b after\na after\n");
     assert_eq!(
-        a.rollovers() + b.rollovers(),
+        a.num_rollovers() + b.num_rollovers(),
         1,
         "exactly one rotation per period"
     );
@@ -104,7 +104,7 @@ fn size_rotations_inside_a_period_get_counters_and_retention_keeps_the_newest() 
         .schedule(utc(When::Hour, 1))
         .max_bytes(10)
         .backup_count(3)
-        .gzip(true)
+        .use_gzip(true)
         .clock(clock.clone())
         .open()
         .unwrap();

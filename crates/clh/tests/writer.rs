@@ -15,7 +15,7 @@ fn writer(path: &Path, max_bytes: u64, backups: u32, gzip: bool) -> clh::LogWrit
     clh::LogWriter::builder(path)
         .max_bytes(max_bytes)
         .backup_count(backups)
-        .gzip(gzip)
+        .use_gzip(gzip)
         .open()
         .unwrap()
 }
@@ -66,7 +66,7 @@ fn threads_rotating_with_gzip_lose_nothing() {
         .flat_map(|t| (0..2000).map(move |i| format!("t{t}-{i}")))
         .collect();
     assert_exactly_once(&lines_in_order(dir.path(), "app.log"), &expected);
-    assert!(w.rollovers() > 10);
+    assert!(w.num_rollovers() > 10);
     assert!(strays(dir.path(), "app.log", ".__app.lock").is_empty());
 }
 
@@ -83,7 +83,7 @@ fn backups_are_ordered_newest_first_and_capped() {
     assert_eq!(set["app.log.1"], b"rec4-padding\n");
     assert_eq!(set["app.log.3"], b"rec2-padding\n");
     assert!(!set.contains_key("app.log.4"));
-    assert_eq!(w.rollovers(), 5);
+    assert_eq!(w.num_rollovers(), 5);
 }
 
 #[test]
@@ -160,8 +160,8 @@ fn files_get_the_requested_mode_from_the_start() {
     let w = clh::LogWriter::builder(&log)
         .max_bytes(10)
         .backup_count(2)
-        .gzip(true)
-        .mode(0o640)
+        .use_gzip(true)
+        .chmod(0o640)
         .open()
         .unwrap();
     w.write(b"one record here\n").unwrap();
@@ -188,7 +188,7 @@ fn files_get_the_requested_mode_from_the_start() {
 fn bad_options_are_rejected_at_open_naming_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let err = clh::LogWriter::builder(dir.path().join("a.log"))
-        .mode(0o17777)
+        .chmod(0o17777)
         .open()
         .unwrap_err();
     assert!(err.to_string().contains("0o17777"), "{err}");

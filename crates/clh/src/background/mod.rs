@@ -50,29 +50,80 @@ pub enum Overflow {
     Drop,
 }
 
-/// Bounds of a background writer's queue.
+/// Default of [`QueueOptions::queue_records`].
+pub const DEFAULT_QUEUE_RECORDS: usize = 10_000;
+/// Default of [`QueueOptions::queue_bytes`] (8 MiB).
+pub const DEFAULT_QUEUE_BYTES: usize = 8 << 20;
+
+/// Bounds of a background writer's queue (the Python handlers' `queue_records`,
+/// `queue_bytes` and `queue_overflow`).
 ///
 /// ```
-/// let opts = clh::QueueOptions { max_records: 10_000, max_bytes: 8 << 20, overflow: clh::Overflow::Block };
-/// assert_eq!(opts, clh::QueueOptions::default());
+/// let mut opts = clh::QueueOptions::default();
+/// assert_eq!(opts.queue_records, clh::DEFAULT_QUEUE_RECORDS);
+/// opts.queue_overflow = clh::Overflow::Drop;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueOptions {
     /// At most this many records wait in memory.
-    pub max_records: usize,
+    pub queue_records: usize,
     /// At most this many bytes wait in memory (a single larger record is still accepted
     /// into an empty queue).
-    pub max_bytes: usize,
+    pub queue_bytes: usize,
     /// What happens to a record that does not fit.
-    pub overflow: Overflow,
+    pub queue_overflow: Overflow,
 }
 
 impl Default for QueueOptions {
     fn default() -> Self {
         QueueOptions {
-            max_records: 10_000,
-            max_bytes: 8 << 20,
-            overflow: Overflow::Block,
+            queue_records: DEFAULT_QUEUE_RECORDS,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            queue_overflow: Overflow::Block,
+        }
+    }
+}
+
+impl QueueOptions {
+    /// Fail unless both bounds are at least 1 (the error names the option).
+    ///
+    /// ```
+    /// let mut opts = clh::QueueOptions::default();
+    /// opts.queue_bytes = 0;
+    /// assert!(opts.check().unwrap_err().to_string().contains("queue_bytes"));
+    /// ```
+    pub fn check(&self) -> Result<()> {
+        for (option, value) in [
+            ("queue_records", self.queue_records),
+            ("queue_bytes", self.queue_bytes),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(option, 0, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Overflow {
+    type Err = Error;
+
+    /// `"block"` or `"drop"` (the error names the value).
+    ///
+    /// ```
+    /// assert_eq!("drop".parse::<clh::Overflow>().unwrap(), clh::Overflow::Drop);
+    /// assert!("spill".parse::<clh::Overflow>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "block" => Ok(Overflow::Block),
+            "drop" => Ok(Overflow::Drop),
+            other => Err(Error::invalid(
+                "queue_overflow",
+                format!("{other:?}"),
+                "must be 'block' or 'drop'",
+            )),
         }
     }
 }
@@ -125,17 +176,13 @@ impl BackgroundWriter {
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// let w = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// let bad = clh::QueueOptions { max_records: 0, ..Default::default() };
+    /// let mut bad = clh::QueueOptions::default();
+    /// bad.queue_records = 0;
     /// assert!(clh::BackgroundWriter::new(w, bad).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(writer: impl Into<Arc<LogWriter>>, options: QueueOptions) -> Result<Self> {
-        if options.max_records == 0 {
-            return Err(Error::invalid("max_records", 0, "must be at least 1"));
-        }
-        if options.max_bytes == 0 {
-            return Err(Error::invalid("max_bytes", 0, "must be at least 1"));
-        }
+        options.check()?;
         Ok(BackgroundWriter {
             writer: writer.into(),
             options,
@@ -223,10 +270,10 @@ impl BackgroundWriter {
     /// # let dir = tempfile::tempdir()?;
     /// # let w = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
     /// let bg = clh::BackgroundWriter::new(w, Default::default())?;
-    /// assert_eq!(bg.dropped(), 0);
+    /// assert_eq!(bg.dropped_records(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn dropped(&self) -> u64 {
+    pub fn dropped_records(&self) -> u64 {
         self.worker().queue.lock().dropped
     }
 
@@ -292,13 +339,14 @@ impl BackgroundWriter {
         let opts = &self.options;
         let fits = |s: &State| {
             s.records.is_empty()
-                || (s.records.len() < opts.max_records && s.bytes + record.len() <= opts.max_bytes)
+                || (s.records.len() < opts.queue_records
+                    && s.bytes + record.len() <= opts.queue_bytes)
         };
         if state.retired {
             return Err(Error::Retired);
         }
         if !fits(&state) {
-            match (opts.overflow, wait) {
+            match (opts.queue_overflow, wait) {
                 (Overflow::Drop, _) => {
                     state.dropped += 1;
                     let reason = state.drop_reason();
@@ -341,8 +389,8 @@ impl BackgroundWriter {
         state.running = true;
         // Wake the thread if it waits for work, or if the queue is half full (but
         // not while it pauses between retries of a failed batch).
-        let wake =
-            state.idle || (state.failing.is_none() && state.records.len() >= opts.max_records / 2);
+        let wake = state.idle
+            || (state.failing.is_none() && state.records.len() >= opts.queue_records / 2);
         let error = state.error.take();
         drop(state);
         if start {

@@ -11,8 +11,9 @@
 
 use super::queue::{notice, Failure, Queue, State};
 use crate::error::Error;
+use crate::shared::Interrupts;
 use crate::sys;
-use crate::writer::{Interrupts, LogWriter, Progress};
+use crate::writer::{LogWriter, Progress};
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 

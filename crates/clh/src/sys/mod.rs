@@ -10,6 +10,9 @@
 //! The log path may be a symbolic link (as with the stdlib's `FileHandler`), but what
 //! it leads to must be a regular file too.
 //!
+//! Files a process keeps open between calls are [`Kept`]: their raw handles are also
+//! [`Published`] outside the mutex that guards them, for a forked child to close.
+//!
 //! `unix.rs` is the tested side. `windows.rs` is deliberately minimal and untested:
 //! std's `File::lock` is `LockFileEx` there, files are opened with `FILE_SHARE_DELETE`
 //! so a rotation can rename a file that other processes hold open, and the log is
@@ -26,8 +29,12 @@ mod imp;
 pub(crate) use imp::*;
 
 use std::fmt;
-use std::fs::Metadata;
+use std::fs::{self, Metadata};
 use std::io;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 /// Mode, owner and umask to give every file the library creates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -147,5 +154,88 @@ pub(crate) fn ensure_regular(md: &Metadata) -> io::Result<()> {
     match FileKind::of(md) {
         FileKind::Regular => Ok(()),
         kind => Err(not_regular(kind)),
+    }
+}
+
+/// Remove the file at `path` if it is there (unlinking never follows a link).
+pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Something that owns an open file.
+pub(crate) trait HasHandle {
+    /// The file's raw handle (a descriptor on Unix).
+    fn raw_handle(&self) -> i64;
+}
+
+impl HasHandle for fs::File {
+    fn raw_handle(&self) -> i64 {
+        raw_handle(self)
+    }
+}
+
+const NO_HANDLE: i64 = -1;
+
+/// The raw handle of a file a process keeps open, published outside the mutex that
+/// guards the file: a forked child closes it through this (never unlocking: closing an
+/// inherited descriptor leaves the parent's `flock` alone), even when the fork caught
+/// another thread, which does not exist in the child, holding that mutex.
+#[derive(Debug)]
+pub(crate) struct Published(AtomicI64);
+
+impl Default for Published {
+    fn default() -> Self {
+        Published(AtomicI64::new(NO_HANDLE))
+    }
+}
+
+impl Published {
+    /// In a forked child: close the published handle, if any.
+    pub fn close_inherited(&self) {
+        let handle = self.0.swap(NO_HANDLE, Ordering::AcqRel);
+        if handle != NO_HANDLE {
+            close_inherited(handle);
+        }
+    }
+}
+
+/// `T`, which owns an open file, kept open with its raw handle published (see
+/// [`Published`]) for as long as it lives: the handle is published when it is made and
+/// withdrawn when it is dropped, so the two never disagree.
+#[derive(Debug)]
+pub(crate) struct Kept<T: HasHandle> {
+    value: T,
+    published: Arc<Published>,
+}
+
+impl<T: HasHandle> Kept<T> {
+    pub fn new(value: T, published: &Arc<Published>) -> Self {
+        published.0.store(value.raw_handle(), Ordering::Release);
+        Kept {
+            value,
+            published: Arc::clone(published),
+        }
+    }
+}
+
+impl<T: HasHandle> Deref for Kept<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: HasHandle> DerefMut for Kept<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: HasHandle> Drop for Kept<T> {
+    fn drop(&mut self) {
+        self.published.0.store(NO_HANDLE, Ordering::Release);
     }
 }

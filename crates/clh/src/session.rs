@@ -1,0 +1,236 @@
+//! What a writer does while it holds the lock: make sure the open log is the file at
+//! the log path (another process may have rotated it), append records with one
+//! `write()`, ask the triggers whether a rotation is due and carry it out.
+//!
+//! What goes wrong around a write never costs the record: a failed recovery, rotation
+//! or rollover-time store is noted and reported after the record is written. Only a
+//! failed lock or write loses it, and then the caller gets the error; a write that
+//! fails part-way is cut back, so the file never holds a torn record.
+
+use crate::compress::Backup;
+use crate::error::{Context, Error, Notes, Result, Step};
+use crate::lock::LockFile;
+use crate::paths::{self, parent_dir, Temp};
+use crate::process::{OpenLog, Process};
+use crate::rotation::{self, Scheme};
+use crate::shared::Shared;
+use crate::sys::{self, Access, Follow, Kept};
+use crate::trigger::time::{Remembered, TimeTrigger};
+use crate::trigger::Due;
+use std::fs;
+use std::io::{self, Write};
+
+/// One locked operation on the log.
+pub(crate) struct Session<'a> {
+    writer: &'a Shared,
+    process: &'a Process,
+    lock: &'a LockFile,
+    log: &'a mut Option<Kept<OpenLog>>,
+    time: &'a mut Remembered,
+    to_compress: &'a mut Vec<Backup>,
+    rotated: u64,
+    notes: Notes,
+    /// Set when a rotation found that the lock file is no longer the one at the lock
+    /// path: nothing was rotated, and the caller goes on under the file at the path.
+    pub stale_lock: bool,
+}
+
+/// How a session ended.
+pub(crate) struct Outcome<T> {
+    pub result: Result<T>,
+    pub stale_lock: bool,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(
+        writer: &'a Shared,
+        process: &'a Process,
+        lock: &'a LockFile,
+        log: &'a mut Option<Kept<OpenLog>>,
+        time: &'a mut Remembered,
+        to_compress: &'a mut Vec<Backup>,
+    ) -> Self {
+        Session {
+            writer,
+            process,
+            lock,
+            log,
+            time,
+            to_compress,
+            rotated: 0,
+            notes: Notes::default(),
+            stale_lock: false,
+        }
+    }
+
+    /// End the session (before the lock is released): count its rotations, close the
+    /// log unless it is kept open, and return `result`, or the first noted error.
+    pub fn finish<T>(self, result: Result<T>) -> Outcome<T> {
+        self.writer
+            .num_rollovers
+            .fetch_add(self.rotated, std::sync::atomic::Ordering::Relaxed);
+        if !self.writer.cfg.keep_file_open {
+            // Closed before the lock is released (on NFS, closing sends the data).
+            *self.log = None;
+        }
+        Outcome {
+            result: result.and_then(|value| self.notes.after(value)),
+            stale_lock: self.stale_lock,
+        }
+    }
+
+    pub fn note(&mut self, error: Error) {
+        self.writer.trace(&format!("error: {error}"));
+        self.notes.note(error);
+    }
+
+    pub fn recover(&mut self) {
+        let (pending, problem) = self.writer.scheme().recover();
+        self.to_compress.extend(pending);
+        if let Some(e) = problem {
+            self.note(e);
+        }
+    }
+
+    /// Make sure the open log is the file now at the log's path (another process may
+    /// have rotated it, or it may not exist yet) and return its size.
+    pub fn current_size(&mut self) -> Result<u64> {
+        let path = &self.writer.cfg.path;
+        let on_disk = match fs::metadata(path) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).at(Step::Stat, path),
+        };
+        if let (Some(meta), Some(open)) = (&on_disk, self.log.as_ref()) {
+            let id = sys::file_id(meta);
+            if id.is_some() && id == open.id {
+                return Ok(meta.len());
+            }
+        }
+        *self.log = None;
+        let dir = parent_dir(path);
+        let temp = || paths::temp_path(path, dir, Temp::New);
+        let perms = &self.writer.cfg.perms;
+        let file = sys::open_or_create(path, Access::Append, Follow::ToRegular, perms, &temp)
+            .at(Step::OpenLog, path)?;
+        let meta = file.metadata().at(Step::Stat, path)?;
+        let id = sys::file_id(&meta);
+        *self.log = Some(self.process.keep_log(OpenLog { file, id }));
+        Ok(meta.len())
+    }
+
+    /// Append `records` to the open log, whose size is `size`, in one `write()`
+    /// (preceded by the header if the file is new). Returns the new size. On failure,
+    /// whatever part reached the file is cut off again.
+    pub fn append<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[R],
+        size: u64,
+        chunk: &mut Vec<u8>,
+    ) -> Result<u64> {
+        let header = &self.writer.cfg.header;
+        let with_header = size == 0 && !header.is_empty();
+        let bytes: &[u8] = match records {
+            [] => return Ok(size),
+            [one] if !with_header => one.as_ref(),
+            _ => {
+                chunk.clear();
+                if with_header {
+                    chunk.extend_from_slice(header);
+                }
+                for r in records {
+                    chunk.extend_from_slice(r.as_ref());
+                }
+                chunk
+            }
+        };
+        let path = &self.writer.cfg.path;
+        let open = self.log.as_mut().expect("current_size opened the log");
+        if let Err(e) = open.file.write_all(bytes) {
+            let _ = open.file.set_len(size);
+            return Err(e).at(Step::Write, path);
+        }
+        Ok(size + bytes.len() as u64)
+    }
+
+    /// Whether a rotation is due for a log of `size` bytes, and why.
+    pub fn due(&mut self, size: u64) -> Option<Due> {
+        if let Some(trigger) = self.time_trigger() {
+            if let Some(at) = trigger.due(self.time, size, &mut self.notes) {
+                return Some(Due::Time(at));
+            }
+        }
+        self.writer.size.is_due(size).then_some(Due::Size)
+    }
+
+    fn time_trigger(&self) -> Option<TimeTrigger<'a>> {
+        let cfg = &self.writer.cfg;
+        cfg.schedule.as_ref().map(|schedule| TimeTrigger {
+            schedule,
+            clock: &*cfg.clock,
+            log: &cfg.path,
+            lock: self.lock,
+            trace: &cfg.trace,
+        })
+    }
+
+    /// Rotate the log now, for `due`. The lock path must still name our lock file
+    /// (else [`Self::stale_lock`] is set and nothing is done); what killed processes
+    /// left is recovered first.
+    pub fn rotate(&mut self, due: Due) -> Result<()> {
+        let writer = self.writer;
+        if !self.lock.is_at_path() {
+            self.stale_lock = true;
+            writer.trace("the lock file was moved or replaced: relocking before rotating");
+            let e = io::Error::other("the lock file is no longer at its path");
+            return Err(e).at(Step::Lock, &writer.cfg.lock_path);
+        }
+        let scheme = writer.scheme();
+        let (pending, problem) = scheme.recover();
+        self.to_compress.extend(pending);
+        if let Some(e) = problem {
+            self.note(e);
+        }
+        let result = match &scheme {
+            Scheme::Numbered(_) if scheme.set().backup_count == 0 => self.truncate().map(|()| None),
+            Scheme::Numbered(numbered) => {
+                *self.log = None;
+                numbered
+                    .rotate()
+                    .and_then(|backup| rotation::compress_next(&numbered.set, backup))
+            }
+            Scheme::Dated(dated) => {
+                let trigger = self.time_trigger().expect("a dated scheme has a schedule");
+                let stamp = dated.schedule.format(
+                    dated
+                        .schedule
+                        .period_start(trigger.period_end(self.time, due)),
+                );
+                *self.log = None;
+                let result = dated
+                    .rotate(&stamp)
+                    .and_then(|backup| rotation::compress_next(&dated.set, backup));
+                let postponed = matches!(result, Err(Error::NamePending { .. }));
+                if !postponed && !matches!(due, Due::Size) {
+                    trigger.start_period(self.time, writer.cfg.clock.now(), &mut self.notes);
+                }
+                result
+            }
+        };
+        if result.is_ok() || !writer.cfg.path.exists() {
+            self.rotated += 1;
+        }
+        self.to_compress.extend(result?);
+        Ok(())
+    }
+
+    /// `backup_count == 0` without a schedule: empty the log in place (CLH's rule),
+    /// through the descriptor we write with (so a log path that is a symbolic link
+    /// truncates the file it leads to, the one being written).
+    fn truncate(&mut self) -> Result<()> {
+        self.writer.trace("truncating (backup count 0)");
+        let path = &self.writer.cfg.path;
+        let open = self.log.as_ref().expect("current_size opened the log");
+        open.file.set_len(0).at(Step::Truncate, path)
+    }
+}
