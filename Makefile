@@ -15,7 +15,7 @@ all: dev
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.16,<2" "pytest>=7" "ruff>=0.5"
+	$(PY) -m pip install -q "maturin>=1.16,<2" "pytest>=7" "ruff>=0.5" "mypy>=1.10"
 
 venv: $(PY)
 
@@ -41,11 +41,12 @@ test-rust:
 test-python: dev $(CLHPY)
 	CLH_REFERENCE_PYTHON=$(abspath $(CLHPY)) $(PY) -m pytest -q tests/python
 
-lint: $(PY)
+lint: dev
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
+	$(PY) -m mypy.stubtest concurrent_log_handler._clh
 
 fmt: $(PY)
 	cargo fmt --all

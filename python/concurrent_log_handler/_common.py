@@ -270,7 +270,8 @@ class NativeFileHandler(logging.Handler):
         missing) or beside the log."""
         lock_path, lock_name = self.baseLockFilename(self.baseFilename)
         if lock_file_directory:
-            os.makedirs(lock_file_directory, exist_ok=True)
+            if not os.path.exists(lock_file_directory):  # CLH checks existence only
+                os.makedirs(lock_file_directory)
             return os.path.join(lock_file_directory, lock_name)
         return os.path.join(lock_path, lock_name)
 

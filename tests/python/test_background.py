@@ -553,7 +553,7 @@ def emit_all(prefix, n):
 
 facts = {"before": describe()}
 if use_queues:
-    setup_logging_queues(queue_size=8)
+    setup_logging_queues(queue_records=8)
     facts["during"] = describe()
 emit_all("main", 400)
 worker = threading.Thread(target=emit_all, args=("worker", 100), name="worker-1")

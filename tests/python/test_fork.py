@@ -304,9 +304,9 @@ def test_multiprocessing_fork_pool(
 
 DROP_IN_CHILD = r"""
 import os, sys
-from concurrent_log_handler._clh import Writer
+from concurrent_log_handler._clh import Options, Writer
 
-writer = Writer(sys.argv[1], max_bytes=10, backup_count=5, gzip=True)
+writer = Writer(sys.argv[1], Options(max_bytes=10, backup_count=5, use_gzip=True))
 for _ in range(5):
     writer.write(b"some record here\n")  # rotations start the compression thread
 writer.flush()

@@ -88,3 +88,40 @@ impl<T: Abandon> Drop for ForkLocal<T> {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Flagged(AtomicBool);
+
+    impl Abandon for Flagged {
+        fn abandon(&self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_forked_child_gets_a_fresh_value_and_abandons_the_parents() {
+        let local = ForkLocal::new(Flagged(AtomicBool::new(false)));
+        let parents: *const Flagged = local.get(|| unreachable!("same process"));
+        // SAFETY: the child only touches `local` and exits without unwinding.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let fresh: *const Flagged = local.get(|| Flagged(AtomicBool::new(false)));
+            // SAFETY: the parent's entry is leaked in the child, never freed.
+            let abandoned = unsafe { (*parents).0.load(Ordering::SeqCst) };
+            let ok = fresh != parents && abandoned;
+            // SAFETY: leave the child at once, running nothing of the test harness.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child we just made.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        // The parent's value is untouched.
+        assert!(!local.get(|| unreachable!()).0.load(Ordering::SeqCst));
+    }
+}

@@ -20,9 +20,11 @@
 //!
 //! Modules, each with one job, from the front to the ground:
 //! * `options` (the builder: every option, default and check), `writer` (the public
-//!   API), `background/` (queue, handle and worker thread);
-//! * `shared` (taking the lock on the right file), `session` (writing and rotating
-//!   under it), `process` (per-process state, replaced after `fork()`);
+//!   API), `settings` (what can change while it runs), `interruptible` (calls that hand
+//!   control back), `background/` (queue, handle and worker thread);
+//! * `shared` (what callers and the compression thread share), `locking` (taking the
+//!   lock on the right file), `session` (writing and rotating under it), `process`
+//!   (per-process state, replaced after `fork()`);
 //! * `trigger/` (*what decides* a rotation: `size`, `time` with the shared schedule),
 //!   `rotation/` (*how*: `numbered`, `dated`, `recovery`), `compress` (gzip off the
 //!   lock), `schedule` (`when`/`interval` arithmetic);
@@ -33,13 +35,16 @@ mod background;
 mod compress;
 mod error;
 mod fork;
+mod interruptible;
 mod lock;
+mod locking;
 mod options;
 mod paths;
 mod process;
 mod rotation;
 mod schedule;
 mod session;
+mod settings;
 mod shared;
 mod sys;
 mod trace;
@@ -51,6 +56,7 @@ pub use background::{
     DEFAULT_QUEUE_RECORDS, STALL_LIMIT,
 };
 pub use error::{Error, Result, Step};
+pub use interruptible::Interruptible;
 pub use options::{
     Builder, Clock, SystemClock, DEFAULT_BACKUP_COUNT, DEFAULT_KEEP_FILE_OPEN, DEFAULT_MAX_BYTES,
 };
@@ -58,4 +64,4 @@ pub use paths::{lock_path_for, Namer};
 pub use schedule::{Schedule, When};
 pub use sys::FileKind;
 pub use trace::Trace;
-pub use writer::{Interruptible, LogWriter};
+pub use writer::LogWriter;

@@ -10,6 +10,7 @@
 use crate::compress::Backup;
 use crate::error::{Context, Error, Notes, Result, Step};
 use crate::lock::LockFile;
+use crate::locking::Interrupts;
 use crate::paths::{self, parent_dir, Temp};
 use crate::process::{OpenLog, Process};
 use crate::rotation::{self, Scheme};
@@ -119,10 +120,48 @@ impl<'a> Session<'a> {
         Ok(meta.len())
     }
 
+    /// Write `records` in as few `write()`s as possible: one, unless a rotation falls
+    /// inside the batch (each record is checked against the triggers as if written
+    /// alone); `written` counts those in the file. A failed rotation is noted (the
+    /// records are still written), except that a stale lock, and with
+    /// [`Interrupts::Return`] a name not known yet, stop the batch before the record.
+    pub fn write_records<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[R],
+        interrupts: Interrupts,
+        written: &mut usize,
+    ) -> Result<()> {
+        let mut chunk = Vec::new();
+        let mut size = self.current_size()?;
+        // Records `start..i` wait to be written in one chunk of `pending` bytes.
+        let (mut start, mut pending) = (0, 0);
+        for (i, record) in records.iter().enumerate() {
+            if let Some(due) = self.due(size + pending) {
+                self.append(&records[start..i], size, &mut chunk)?;
+                *written = i;
+                (start, pending) = (i, 0);
+                match self.rotate(due) {
+                    Ok(()) => {}
+                    Err(e) if self.stale_lock => return Err(e), // the caller goes on
+                    Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
+                        return Err(e); // records before this one are written
+                    }
+                    Err(Error::NamePending { .. }) => {} // rotate at a later write
+                    Err(e) => self.note(e),
+                }
+                size = self.current_size()?;
+            }
+            pending += record.as_ref().len() as u64;
+        }
+        self.append(&records[start..], size, &mut chunk)?;
+        *written = records.len();
+        Ok(())
+    }
+
     /// Append `records` to the open log, whose size is `size`, in one `write()`
     /// (preceded by the header if the file is new). Returns the new size. On failure,
     /// whatever part reached the file is cut off again.
-    pub fn append<R: AsRef<[u8]>>(
+    fn append<R: AsRef<[u8]>>(
         &mut self,
         records: &[R],
         size: u64,

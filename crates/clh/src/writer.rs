@@ -10,16 +10,14 @@
 //! `flock(LOCK_UN)`. Nothing else unless a rotation is due.
 
 use crate::compress::{Compressor, Owner};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fork::ForkLocal;
+use crate::locking::{Interrupts, MAX_LOCK_REOPENS};
 use crate::options::Builder;
-use crate::paths::Namer;
 use crate::session::Session;
-use crate::shared::{Interrupts, Shared, MAX_LOCK_REOPENS};
+use crate::shared::Shared;
 use crate::trigger::Due;
-use jiff::Timestamp;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
 /// Appends records to a log file shared with any number of threads and processes,
@@ -42,7 +40,7 @@ use std::sync::{Arc, PoisonError};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LogWriter {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     compressor: ForkLocal<Compressor>,
 }
 
@@ -115,28 +113,6 @@ impl LogWriter {
         self.append(records, Interrupts::Absorb).result
     }
 
-    /// The same writer, but a call returns control before it writes a record when it
-    /// is interrupted: by a signal during the wait for the lock ([`Error::Interrupted`],
-    /// so that the caller can run its signal handlers and call again, Python's rule in
-    /// PEP 475), or by a due rotation whose name a deferred [`Namer`] does not know yet
-    /// ([`Error::NamePending`], so that the caller can ask its namer, outside the lock,
-    /// and call again: the rotation then comes before the record, as it should).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// loop {
-    ///     match writer.interruptible().write(b"x\n") {
-    ///         Err(clh::Error::Interrupted) => continue, // run handlers here
-    ///         other => break other?,
-    ///     }
-    /// }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn interruptible(&self) -> Interruptible<'_> {
-        Interruptible(self)
-    }
-
     /// Write `records`, reporting how many reached the file. A rotation that finds
     /// the lock file moved under it stops; the rest is written under the lock file now
     /// at the lock path.
@@ -163,32 +139,8 @@ impl LogWriter {
         interrupts: Interrupts,
     ) -> (Progress, bool) {
         let mut written = 0;
-        let mut chunk = Vec::new();
         let (result, stale_lock) = self.locked(interrupts, |s| {
-            let mut size = s.current_size()?;
-            // Records `start..i` wait to be written in one chunk of `pending` bytes.
-            let (mut start, mut pending) = (0, 0);
-            for (i, record) in records.iter().enumerate() {
-                if let Some(due) = s.due(size + pending) {
-                    s.append(&records[start..i], size, &mut chunk)?;
-                    written = i;
-                    (start, pending) = (i, 0);
-                    match s.rotate(due) {
-                        Ok(()) => {}
-                        Err(e) if s.stale_lock => return Err(e), // the caller goes on
-                        Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
-                            return Err(e); // records before this one are written
-                        }
-                        Err(Error::NamePending { .. }) => {} // rotate at a later write
-                        Err(e) => s.note(e),
-                    }
-                    size = s.current_size()?;
-                }
-                pending += record.as_ref().len() as u64;
-            }
-            s.append(&records[start..], size, &mut chunk)?;
-            written = records.len();
-            Ok(())
+            s.write_records(records, interrupts, &mut written)
         });
         (Progress { written, result }, stale_lock)
     }
@@ -207,7 +159,7 @@ impl LogWriter {
         self.should_rotate_with(Interrupts::Absorb)
     }
 
-    fn should_rotate_with(&self, interrupts: Interrupts) -> Result<bool> {
+    pub(crate) fn should_rotate_with(&self, interrupts: Interrupts) -> Result<bool> {
         self.locked(interrupts, |s| {
             let size = s.current_size()?;
             Ok(s.due(size).is_some())
@@ -230,7 +182,7 @@ impl LogWriter {
         self.rotate_with(Interrupts::Absorb)
     }
 
-    fn rotate_with(&self, interrupts: Interrupts) -> Result<()> {
+    pub(crate) fn rotate_with(&self, interrupts: Interrupts) -> Result<()> {
         let mut attempts = 0;
         loop {
             let (result, stale_lock) = self.locked(interrupts, |s| {
@@ -275,129 +227,6 @@ impl LogWriter {
     pub fn wait_for_compression_within(&self, timeout: std::time::Duration) -> Result<bool> {
         let idle = self.compressor().wait_idle(Some(timeout));
         self.take_compress_error().map(|()| idle)
-    }
-
-    /// With a time schedule: the next rollover time this process knows of (as shared
-    /// through the lock file), once it has been read or computed.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let daily = clh::Schedule::new(clh::When::Midnight, 1)?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).schedule(daily).open()?;
-    /// writer.write(b"x\n")?;
-    /// assert!(writer.next_rollover().is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn next_rollover(&self) -> Option<Timestamp> {
-        self.shared.process().state().time.next
-    }
-
-    /// Replace the backup namer (see [`Builder::namer`]).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.set_namer(None);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_namer(&self, namer: Option<Namer>) {
-        *self
-            .shared
-            .namer
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = namer;
-    }
-
-    /// How many rotations this writer has carried out in this process.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// assert_eq!(writer.num_rollovers(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn num_rollovers(&self) -> u64 {
-        self.shared.num_rollovers.load(Ordering::Relaxed)
-    }
-
-    /// Change the size limit (see [`Builder::max_bytes`]): the next write uses it, as
-    /// CLH reads `maxBytes` at every check.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.set_max_bytes(4);
-    /// writer.write(b"12345\n")?;
-    /// assert!(writer.should_rotate()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_max_bytes(&self, max_bytes: u64) {
-        self.shared.size.set_max_bytes(max_bytes);
-    }
-
-    /// The size limit now in force.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).max_bytes(9).open()?;
-    /// assert_eq!(writer.max_bytes(), 9);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn max_bytes(&self) -> u64 {
-        self.shared.size.max_bytes()
-    }
-
-    /// How many backups are kept now.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).backup_count(4).open()?;
-    /// assert_eq!(writer.backup_count(), 4);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn backup_count(&self) -> u32 {
-        self.shared.cfg.backup_count()
-    }
-
-    /// Whether backups are compressed now.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// assert!(!writer.use_gzip());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn use_gzip(&self) -> bool {
-        self.shared.cfg.use_gzip()
-    }
-
-    /// Change how many backups are kept (see [`Builder::backup_count`]), from the next
-    /// rotation on.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.set_backup_count(3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_backup_count(&self, backup_count: u32) {
-        self.shared
-            .cfg
-            .backup_count
-            .store(backup_count, Ordering::Relaxed);
-    }
-
-    /// Switch compression of backups on or off (see [`Builder::use_gzip`]), from the
-    /// next rotation on.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.set_use_gzip(true);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_use_gzip(&self, use_gzip: bool) {
-        self.shared.cfg.use_gzip.store(use_gzip, Ordering::Relaxed);
     }
 
     /// The log's absolute path.
@@ -483,51 +312,6 @@ impl LogWriter {
     }
 }
 
-/// A [`LogWriter`] whose calls return [`Error::Interrupted`] or
-/// [`Error::NamePending`] instead of carrying on (see [`LogWriter::interruptible`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Interruptible<'a>(&'a LogWriter);
-
-impl Interruptible<'_> {
-    /// [`LogWriter::write`], or [`Error::Interrupted`] / [`Error::NamePending`] with
-    /// nothing written.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.interruptible().write(b"x\n")?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write(&self, record: &[u8]) -> Result<()> {
-        self.0.append(&[record], Interrupts::Return).result
-    }
-
-    /// [`LogWriter::should_rotate`], or [`Error::Interrupted`].
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// assert!(!writer.interruptible().should_rotate()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn should_rotate(&self) -> Result<bool> {
-        self.0.should_rotate_with(Interrupts::Return)
-    }
-
-    /// [`LogWriter::rotate`], or [`Error::Interrupted`] / [`Error::NamePending`] with
-    /// nothing done.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// let writer = clh::LogWriter::builder(dir.path().join("a.log")).open()?;
-    /// writer.interruptible().rotate()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn rotate(&self) -> Result<()> {
-        self.0.rotate_with(Interrupts::Return)
-    }
-}
-
 impl std::fmt::Debug for LogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cfg = &self.shared.cfg;
@@ -538,5 +322,39 @@ impl std::fmt::Debug for LogWriter {
             .field("backup_count", &cfg.backup_count())
             .field("use_gzip", &cfg.use_gzip())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_split_by_rotations_reports_every_record_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = LogWriter::builder(dir.path().join("a.log"))
+            .max_bytes(8)
+            .backup_count(10)
+            .open()
+            .unwrap();
+        let records = [b"0123456789\n"; 5];
+        let progress = writer.append(&records, Interrupts::Absorb);
+        assert!(progress.result.is_ok());
+        assert_eq!(progress.written, 5);
+        // Each record after the first found the log over the limit: four rotations.
+        assert_eq!(writer.num_rollovers(), 4);
+    }
+
+    #[test]
+    fn a_forced_rotation_of_a_missing_log_is_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = LogWriter::builder(dir.path().join("a.log"))
+            .backup_count(1)
+            .open()
+            .unwrap();
+        writer.write(b"x\n").unwrap();
+        writer.rotate().unwrap();
+        assert_eq!(writer.num_rollovers(), 1);
+        assert!(dir.path().join("a.log.1").exists());
     }
 }

@@ -545,3 +545,49 @@ impl std::fmt::Debug for BackgroundWriter {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &std::path::Path) -> BackgroundWriter {
+        let w = LogWriter::builder(dir.join("a.log")).open().unwrap();
+        BackgroundWriter::new(w, QueueOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn try_write_never_waits_for_a_queue_another_thread_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let bg = writer(dir.path());
+        let held = bg.worker().queue.lock();
+        assert!(
+            !bg.try_write(b"x\n").unwrap(),
+            "queued while the queue was held"
+        );
+        drop(held);
+        assert!(bg.try_write(b"x\n").unwrap());
+        bg.flush().unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a.log")).unwrap(), b"x\n");
+    }
+
+    #[test]
+    fn a_full_queue_makes_write_within_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LogWriter::builder(dir.path().join("a.log")).open().unwrap();
+        let opts = QueueOptions {
+            queue_records: 1,
+            ..QueueOptions::default()
+        };
+        let bg = BackgroundWriter::new(w, opts).unwrap();
+        // Hold the cross-process lock: the worker takes one record and waits for it.
+        let lock = std::fs::File::open(dir.path().join(".__a.lock")).unwrap();
+        lock.lock().unwrap();
+        bg.write(b"taken by the worker\n").unwrap();
+        let start = Instant::now();
+        while bg.write_within(b"fills the queue\n", TICK).unwrap() {
+            assert!(start.elapsed() < STALL_LIMIT, "the queue never filled");
+        }
+        lock.unlock().unwrap();
+        bg.flush().unwrap();
+    }
+}

@@ -11,7 +11,7 @@
 
 use super::queue::{notice, Failure, Queue, State};
 use crate::error::Error;
-use crate::shared::Interrupts;
+use crate::locking::Interrupts;
 use crate::sys;
 use crate::writer::{LogWriter, Progress};
 use std::sync::MutexGuard;
