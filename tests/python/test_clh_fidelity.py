@@ -27,22 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CLH_PYTHON
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60  # guard only: a hung script fails instead of blocking the run
 
 
-def _clh_python() -> str | None:
-    for candidate in (
-        os.environ.get("CLH_REFERENCE_PYTHON"),
-        str(REPO / ".venv-clh" / "bin" / "python"),
-    ):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
-
-
-CLH_PYTHON = _clh_python()
 NO_CLH = (
     "CLH 0.9.31 reference interpreter not found: set CLH_REFERENCE_PYTHON or run "
     "`make clh-venv` (creates .venv-clh); without it, 'same as CLH' cannot be checked"
