@@ -8,7 +8,7 @@ CLHVENV := .venv-clh
 CLHPY  := $(CLHVENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all venv dev demo test test-rust test-python lint fmt bench soak chaos reliability clean
+.PHONY: all venv dev demo test test-rust test-python lint fmt bench soak chaos reliability wheel matrix clean
 
 all: dev
 
@@ -68,5 +68,17 @@ chaos: dev
 reliability: dev $(CLHPY)
 	CLH_REFERENCE_PYTHON=$(abspath $(CLHPY)) PYTHON=$(PY) tests/reliability/run.sh $(if $(UPDATE_DOC),--update-doc)
 
+# A portable wheel without Docker: zig (from PyPI) links against manylinux2014's glibc.
+$(VENV)/bin/auditwheel: $(PY)
+	$(PY) -m pip install -q "ziglang>=0.13" "auditwheel>=6"
+
+# An abi3 (cp39+) manylinux2014 x86_64 wheel and the sdist into dist/, then checked:
+# auditwheel's tag, and the sdist building and working from a clean directory.
+wheel: $(VENV)/bin/auditwheel
+	rm -rf dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin sdist --out dist
+	$(PY) tests/packaging/check_dist.py dist
+
 clean:
-	rm -rf $(VENV) $(CLHVENV) target
+	rm -rf $(VENV) $(CLHVENV) target dist
