@@ -28,6 +28,7 @@
 //! * `trigger/` (*what decides* a rotation: `size`, `time` with the shared schedule),
 //!   `rotation/` (*how*: `numbered`, `dated`, `recovery`), `compress` (gzip off the
 //!   lock), `schedule` (`when`/`interval` arithmetic);
+//! * `inventory` (what a set holds, from its path alone: for readers and `clh status`);
 //! * `lock` (the cross-process lock), `paths` (every file name), `fork`, `trace`,
 //!   `error`, and `sys/` (platform code: safe opens, permissions, identity).
 
@@ -36,6 +37,7 @@ mod compress;
 mod error;
 mod fork;
 mod interruptible;
+mod inventory;
 mod lock;
 mod locking;
 mod options;
@@ -57,6 +59,7 @@ pub use background::{
 };
 pub use error::{Error, Result, Step};
 pub use interruptible::Interruptible;
+pub use inventory::{Inventory, SetFile};
 pub use options::{
     Builder, Clock, SystemClock, DEFAULT_BACKUP_COUNT, DEFAULT_KEEP_FILE_OPEN, DEFAULT_MAX_BYTES,
 };
