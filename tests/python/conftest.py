@@ -24,7 +24,10 @@ fresh interpreters put ``TESTS_DIR`` there themselves.
 
 from __future__ import annotations
 
-import fcntl
+try:
+    import fcntl  # POSIX only: the lock helpers below are not used elsewhere
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 import logging
 import os
 import shutil
@@ -309,7 +312,7 @@ def wait_blocked(
 
 # -- another user -----------------------------------------------------------------------
 
-IS_ROOT = os.geteuid() == 0
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 #: Skips a test that must switch to user nobody when not run as root.
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (to switch to user nobody)")
 

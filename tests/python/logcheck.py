@@ -22,7 +22,10 @@ CLH 0.9.31's interpreter) import it, and the demo and the benchmark import it by
 
 from __future__ import annotations
 
-import fcntl
+try:
+    import fcntl  # POSIX only: the lock helpers below are not used elsewhere
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 import gzip
 import logging
 import os

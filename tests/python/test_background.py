@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pwd
 import re
 import shutil
 import subprocess
@@ -743,6 +742,8 @@ def test_writer_thread_error_is_reported_and_recovered(shared_dir: Path) -> None
     error, and every record is there exactly once."""
     logs = shared_dir / "logs"
     logs.mkdir(mode=0o700)
+    import pwd  # POSIX only
+
     nobody = pwd.getpwnam("nobody")
     os.chown(logs, nobody.pw_uid, nobody.pw_gid)
     result = run_script(shared_dir, UNWRITABLE_SCRIPT, logs)

@@ -177,6 +177,7 @@ def _run_fleet(tmp_path: Path, use_gzip: bool) -> None:
     assert all(len(f.data) >= MAX_BYTES for f in backups), "rotated before maxBytes"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="reads Linux's /proc/locks")
 @pytest.mark.parametrize("use_gzip", [False, True], ids=["plain", "gzip"])
 def test_mixed_fleet_one_log(tmp_path: Path, use_gzip: bool) -> None:
     """2 CLH 0.9.31 processes + 2 processes of ours, 3000 mixed records each (multi-line,

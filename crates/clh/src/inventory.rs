@@ -98,7 +98,12 @@ impl Inventory {
         }
         backups.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.gz.cmp(&b.1.gz)));
         if backups.iter().any(|(_, f)| f.gz) {
-            pending.extend(backups.iter().filter(|(_, f)| !f.gz).map(|(_, f)| f.path.clone()));
+            pending.extend(
+                backups
+                    .iter()
+                    .filter(|(_, f)| !f.gz)
+                    .map(|(_, f)| f.path.clone()),
+            );
         }
         let mut files: Vec<SetFile> = backups.into_iter().map(|(_, f)| f).collect();
         if let Ok(meta) = fs::metadata(&path) {
@@ -128,7 +133,9 @@ fn backup_age(log_name: &OsStr, name: &OsStr, schedules: &[Schedule]) -> Option<
         Some(plain) => (plain, true),
         None => (name, false),
     };
-    let rest = plain.strip_prefix(log_name.as_encoded_bytes())?.strip_prefix(b".")?;
+    let rest = plain
+        .strip_prefix(log_name.as_encoded_bytes())?
+        .strip_prefix(b".")?;
     let rest = std::str::from_utf8(rest).ok()?;
     if let Ok(k) = rest.parse::<u32>() {
         return (k > 0).then_some((Age::Numbered(std::cmp::Reverse(k)), gz));
@@ -165,7 +172,10 @@ mod tests {
             .iter()
             .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["app.log.3.gz", "app.log.2", "app.log.1.gz", "app.log"]);
+        assert_eq!(
+            names,
+            ["app.log.3.gz", "app.log.2", "app.log.1.gz", "app.log"]
+        );
         assert_eq!(set.pending, [dir.path().join("app.log.2")]);
         assert!(set.files.last().unwrap().live);
     }

@@ -152,6 +152,7 @@ fn interrupted_rotations_are_finished_in_order() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn files_get_the_requested_mode_from_the_start() {
     use std::os::unix::fs::PermissionsExt;

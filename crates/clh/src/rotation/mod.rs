@@ -68,6 +68,11 @@ impl<'a> Scheme<'a> {
     /// Where the uncompressed backup with identity `id`, first named `was`, is now.
     pub fn locate(&self, was: &Path, id: Option<FileId>) -> Result<Option<PathBuf>> {
         let same = same_file(id);
+        if id.is_none() && matches!(self, Scheme::Numbered(_)) {
+            // Without file identity (Windows) a numbered backup may have shifted since:
+            // leave it uncompressed rather than put its compression under another's name.
+            return Ok(None);
+        }
         if fs::symlink_metadata(was).is_ok() && (id.is_none() || same(was)) {
             return Ok(Some(was.to_owned()));
         }

@@ -47,6 +47,7 @@ pub(crate) struct Perms {
     pub umask: Option<u32>,
 }
 
+#[cfg_attr(not(unix), allow(dead_code))] // permissions are a Unix matter
 impl Perms {
     /// Whether files can simply be created with the process defaults.
     pub fn is_default(&self) -> bool {
