@@ -28,6 +28,11 @@
 //! * `trigger/` (*what decides* a rotation: `size`, `time` with the shared schedule),
 //!   `rotation/` (*how*: `numbered`, `dated`, `recovery`), `compress` (gzip off the
 //!   lock), `schedule` (`when`/`interval` arithmetic);
+//! * `front/` (front ends for Rust's logging ecosystems: `record` hands a record over
+//!   and announces what could not be written, `shared_writer` is [`SharedWriter`]
+//!   (either writer behind an `Arc`), `guard` is [`WorkerGuard`], `tracing`
+//!   (feature `tracing`) makes both writers `tracing_subscriber::fmt::MakeWriter`s,
+//!   `log` (feature `log`) is a `log::Log` of our own and a pipe for env_logger);
 //! * `inventory` (what a set holds, from its path alone: for readers and `clh status`);
 //! * `lock` (the cross-process lock), `paths` (every file name), `fork`, `trace`,
 //!   `error`, and `sys/` (platform code: safe opens, permissions, identity).
@@ -36,6 +41,7 @@ mod background;
 mod compress;
 mod error;
 mod fork;
+mod front;
 mod interruptible;
 mod inventory;
 mod lock;
@@ -58,6 +64,12 @@ pub use background::{
     DEFAULT_QUEUE_RECORDS, STALL_LIMIT,
 };
 pub use error::{Error, Result, Step};
+pub use front::guard::WorkerGuard;
+#[cfg(feature = "log")]
+pub use front::log;
+pub use front::shared_writer::SharedWriter;
+#[cfg(feature = "tracing")]
+pub use front::tracing;
 pub use interruptible::Interruptible;
 pub use inventory::{Inventory, SetFile};
 pub use options::{
