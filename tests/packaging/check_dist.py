@@ -1,7 +1,8 @@
 """`make wheel`'s check of what it built, in dist/.
 
-* the wheel: `auditwheel show` must call it manylinux2014 (manylinux_2_17) compatible;
-  prints its tag and size;
+* the wheel: `auditwheel show` must call it manylinux2014 (manylinux_2_17) compatible,
+  and its module must take the unwinder from the system's libgcc_s.so.1; prints its tag
+  and size;
 * the sdist: unpacked into a clean temporary directory, it must build a wheel there on
   its own (nothing missing from it), and that wheel must install into a fresh venv and
   write a record through the native core.
@@ -41,6 +42,10 @@ def check_wheel(wheel: Path) -> None:
     shown = run(str(BIN / "auditwheel"), "show", str(wheel))
     if '"manylinux_2_17_x86_64"' not in shown.replace("\n", " "):
         sys.exit(f"auditwheel does not call {wheel.name} manylinux2014 compatible:\n{shown}")
+    # The module must unwind with the system's libgcc_s (as glibc's pthread_exit does),
+    # not with a static unwinder of its own (see the Makefile's wheel target).
+    if "libgcc_s.so.1 with versions" not in shown.replace("\n", " "):
+        sys.exit(f"{wheel.name} does not link libgcc_s.so.1 (a private unwinder?):\n{shown}")
     tag = wheel.name.removesuffix(".whl").split("-", 2)[2]
     print(f"wheel: {wheel.name}")
     print(
