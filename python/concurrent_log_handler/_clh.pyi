@@ -3,7 +3,7 @@
 
 import os
 import pathlib
-from typing import Callable, Final, Literal, Optional, Tuple, Union, final
+from typing import Callable, Final, List, Literal, Optional, Tuple, Union, final
 
 __version__: str
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "STALL_LIMIT_SECONDS",
     "Writer",
     "__version__",
+    "cli_main",
     "lock_path_for",
 ]
 
@@ -108,3 +109,6 @@ class Writer:
     def lock_path(self) -> pathlib.Path: ...
 
 def lock_path_for(path: _Path, lock_file_directory: Optional[_Path] = None) -> pathlib.Path: ...
+def cli_main(argv: List[str]) -> int:
+    """Run the ``clh`` command with ``argv`` (the program name first), the GIL
+    released, and return its exit code (0, 1, or 2 for a usage error)."""

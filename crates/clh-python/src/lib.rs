@@ -17,6 +17,9 @@
 //! * Python is never called while the cross-process lock is held: a Python `namer` is
 //!   asked for names outside the lock, by the thread that logs, and the core postpones
 //!   a rotation whose names it does not know yet.
+//!
+//! `cli_main` runs the `clh` command (crate `clh-cli`) for the wheel's `clh` console
+//! script (`python/concurrent_log_handler/_cli.py`).
 
 mod errors;
 mod names;
@@ -24,6 +27,7 @@ mod options;
 mod writer;
 
 use pyo3::prelude::*;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// CLH's lock file name for a log path.
@@ -33,11 +37,21 @@ fn lock_path_for(path: PathBuf, lock_file_directory: Option<PathBuf>) -> PathBuf
     clh::lock_path_for(&path, lock_file_directory.as_deref())
 }
 
+/// The `clh` command (the wheel's console script): run it with `argv`, the program
+/// name first, and return its exit code. The GIL is released while it runs, so that
+/// its threads, and the signal thread that takes SIGTERM, SIGINT and SIGHUP while it
+/// writes, never wait for the interpreter; a panic becomes exit code 1.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<OsString>) -> i32 {
+    py.detach(|| std::panic::catch_unwind(|| clh_cli::run(argv)).unwrap_or(clh_cli::EXIT_FAILURE))
+}
+
 #[pymodule]
 fn _clh(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::Writer>()?;
     m.add_class::<options::Options>()?;
     m.add_function(wrap_pyfunction!(lock_path_for, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_MAX_BYTES", clh::DEFAULT_MAX_BYTES)?;
     m.add("DEFAULT_BACKUP_COUNT", clh::DEFAULT_BACKUP_COUNT)?;

@@ -158,6 +158,58 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Write `data`, records that follow each other, each ending with its first
+    /// newline (a last one may lack it), as [`write_records`](Self::write_records)
+    /// would write them one by one, but without looking at each record: the size
+    /// limit's place is found with one search for the newline after it, and what comes
+    /// before goes out in one `write()`. The triggers are asked before each `write()`
+    /// (the time trigger as if the records before the next size limit were one).
+    /// `written` counts the bytes in the file: whole records only.
+    pub fn write_lines(
+        &mut self,
+        data: &[u8],
+        interrupts: Interrupts,
+        written: &mut usize,
+    ) -> Result<()> {
+        let mut chunk = Vec::new();
+        let mut size = self.current_size()?;
+        while *written < data.len() {
+            let rest = &data[*written..];
+            if let Some(due) = self.due(size) {
+                match self.rotate(due) {
+                    Ok(()) => {}
+                    Err(e) if self.stale_lock => return Err(e),
+                    Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
+                        return Err(e);
+                    }
+                    Err(Error::NamePending { .. }) => {}
+                    Err(e) => self.note(e),
+                }
+                size = self.current_size()?;
+            }
+            // The records that start before the limit go into this file (the first
+            // one whatever its size): up to the first newline at or after the limit.
+            let max = self.writer.size.max_bytes();
+            let room = if max == 0 {
+                rest.len()
+            } else {
+                usize::try_from(max.saturating_sub(size))
+                    .unwrap_or(usize::MAX)
+                    .max(1)
+            };
+            let take = match rest.get(room - 1..) {
+                Some(after) => after
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| room + i),
+                None => rest.len(),
+            };
+            size = self.append(&[&rest[..take]], size, &mut chunk)?;
+            *written += take;
+        }
+        Ok(())
+    }
+
     /// Append `records` to the open log, whose size is `size`, in one `write()`
     /// (preceded by the header if the file is new). Returns the new size. On failure,
     /// whatever part reached the file is cut off again.
