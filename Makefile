@@ -95,5 +95,16 @@ wheel: $(VENV)/bin/auditwheel
 matrix: wheel
 	HOST_PYTHON=$(abspath $(PY)) tests/matrix/run.sh $(MATRIX_ARGS)
 
+# Rust benchmarks (not tests; ~3-5 min on 2 cores): tracing_subscriber::fmt into our
+# writers vs tracing-appender's non_blocking and a bare O_APPEND file, and `clh write`
+# vs rotatelogs, multilog, svlogd and `cat >> file` (bench/rust/tools.sh installs them
+# from Debian's packages if missing). Prints two tables, also written to
+# bench/rust/results.md. BENCH_RUST_ARGS="--rounds 1 --cli-rounds 1" for a quicker run.
+bench-rust:
+	bench/rust/tools.sh target/bench-tools
+	cargo build --release -q -p clh-bench -p clh-cli
+	PATH="$(abspath target/bench-tools/usr/bin):$$PATH" $${CARGO_TARGET_DIR:-target}/release/clh-bench all \
+		--clh $${CARGO_TARGET_DIR:-target}/release/clh --out bench/rust/results.md $(BENCH_RUST_ARGS)
+
 clean:
 	rm -rf $(VENV) $(CLHVENV) target dist
