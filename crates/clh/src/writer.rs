@@ -222,7 +222,7 @@ impl LogWriter {
     }
 
     /// Rotate now, whatever the size (`doRollover()`). With a deferred
-    /// [`Namer`] that does not know a name yet: [`Error::NamePending`], nothing done.
+    /// [`Namer`](crate::Namer) that does not know a name yet: [`Error::NamePending`](crate::Error::NamePending), nothing done.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
