@@ -15,7 +15,7 @@ all: dev
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.16,<2" "pytest>=7" "ruff>=0.5" "mypy>=1.10"
+	$(PY) -m pip install -q "maturin>=1.16,<2" "pytest>=7" "ruff>=0.5" "mypy>=1.10" "hypothesis>=6"
 
 venv: $(PY)
 
@@ -105,6 +105,10 @@ bench-rust:
 	cargo build --release -q -p clh-bench -p clh-cli
 	PATH="$(abspath target/bench-tools/usr/bin):$$PATH" $${CARGO_TARGET_DIR:-target}/release/clh-bench all \
 		--clh $${CARGO_TARGET_DIR:-target}/release/clh --out bench/rust/results.md $(BENCH_RUST_ARGS)
+
+# The native-formatting property tests long: 20000 hypothesis examples (~0.8M records, ~12 min on 2 cores; `make test` runs 500).
+format-long: dev
+	CLH_FORMAT_EXAMPLES=20000 $(PY) -m pytest -q -s tests/python/test_native_format_props.py
 
 clean:
 	rm -rf $(VENV) $(CLHVENV) target dist
