@@ -52,8 +52,11 @@ fmt: $(PY)
 	cargo fmt --all
 	$(VENV)/bin/ruff format python tests bench examples
 
+# Then the picture: docs/bench.png (matplotlib, installed here: only the benchmark needs it).
 bench: dev $(CLHPY)
+	$(PY) -m pip install -q "matplotlib>=3.5"
 	$(PY) bench/run.py --ours-python $(abspath $(PY)) --clh-python $(abspath $(CLHPY))
+	$(PY) bench/chart.py bench/out/results.json docs/bench.png
 
 # Long runs, not part of `make test`.
 soak: dev
