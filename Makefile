@@ -109,7 +109,7 @@ bench-rust:
 	PATH="$(abspath target/bench-tools/usr/bin):$$PATH" $${CARGO_TARGET_DIR:-target}/release/clh-bench all \
 		--clh $${CARGO_TARGET_DIR:-target}/release/clh --out bench/rust/results.md $(BENCH_RUST_ARGS)
 
-# The native-formatting property tests long: 20000 hypothesis examples (~0.8M records, ~12 min on 2 cores; `make test` runs 500).
+# The native-formatting property tests long: 20000 hypothesis examples (~0.8M records, ~9 min on 2 cores; `make test` runs 500).
 format-long: dev
 	CLH_FORMAT_EXAMPLES=20000 $(PY) -m pytest -q -s tests/python/test_native_format_props.py
 
