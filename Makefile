@@ -8,7 +8,7 @@ CLHVENV := .venv-clh
 CLHPY  := $(CLHVENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all venv dev demo test test-rust test-python lint fmt bench bench-rust soak chaos reliability wheel matrix clean
+.PHONY: all venv dev demo test test-rust test-python lint fmt bench bench-rust soak chaos reliability wheel matrix format-long clean
 
 all: dev
 

@@ -4,7 +4,7 @@
 # debootstrap (cached in .matrix/roots/, reused while its debootstrap command is the
 # same), /proc and /dev bind-mounted into it (multiprocessing needs /dev/shm) and
 # unmounted on every exit path, two venvs inside it made by the root's own python3 -
-# /clh/.venv with dist/*manylinux*.whl and pytest, /clh/.venv-clh with the real
+# /clh/.venv with dist/*manylinux*.whl, pytest and hypothesis, /clh/.venv-clh with the real
 # concurrent-log-handler 0.9.31 - and tests/python run there with CLH_REFERENCE_PYTHON
 # pointing at the second one. No Rust toolchain and no network in the root: pip there
 # installs only from a wheelhouse that pip on this host downloads for the root's Python
@@ -232,7 +232,7 @@ run_suite() {
         echo "== venvs (Python $python, glibc $glibc)"
         in_root "$root" python3 -m venv "$IN/.venv"
         in_root "$root" python3 -m venv "$IN/.venv-clh"
-        pip_in_root "$root" "$IN/.venv" "pytest>=7"
+        pip_in_root "$root" "$IN/.venv" "pytest>=7" "hypothesis>=6"
         pip_in_root "$root" "$IN/.venv" --no-deps "$IN/dist/$(basename "$wheel")"
         pip_in_root "$root" "$IN/.venv-clh" "concurrent-log-handler==0.9.31"
         echo "== $IN/.venv"
