@@ -1,9 +1,10 @@
 """Type stubs for the native module built from crates/clh-python (checked against it by
 ``mypy.stubtest`` in ``make lint``)."""
 
+import logging
 import os
 import pathlib
-from typing import Callable, Final, List, Literal, Optional, Tuple, Union, final
+from typing import Any, Callable, Dict, Final, List, Literal, Optional, Tuple, Union, final
 
 __version__: str
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_QUEUE_OVERFLOW",
     "DEFAULT_QUEUE_RECORDS",
     "Options",
+    "RecordFormat",
     "STALL_LIMIT_SECONDS",
     "Writer",
     "__version__",
@@ -23,6 +25,7 @@ __all__ = [
 
 _Path = Union[str, "os.PathLike[str]"]
 _Overflow = Literal["block", "drop"]
+_Style = Literal["%", "{", "$"]
 _When = Literal[
     "S", "M", "H", "D", "MIDNIGHT", "W0", "W1", "W2", "W3", "W4", "W5", "W6",
     "s", "m", "h", "d", "midnight", "w0", "w1", "w2", "w3", "w4", "w5", "w6",
@@ -107,6 +110,44 @@ class Writer:
     def path(self) -> pathlib.Path: ...
     @property
     def lock_path(self) -> pathlib.Path: ...
+
+@final
+class RecordFormat:
+    """A plain ``logging.Formatter``'s format done natively: ``format(record)`` is
+    exactly ``formatter.format(record)`` (``record.message``, ``record.asctime`` and
+    ``record.exc_text`` set as it sets them); a record it cannot format natively is
+    formatted by the formatter's own ``format``. ``ValueError`` from the constructors
+    for a formatter that is not formatted natively."""
+
+    def __new__(
+        cls,
+        fmt: Optional[str] = None,
+        style: _Style = "%",
+        datefmt: Optional[str] = None,
+        default_time_format: str = "%Y-%m-%d %H:%M:%S",
+        default_msec_format: Optional[str] = "%s,%03d",
+        converter: Optional[Callable[[Optional[float]], Any]] = None,
+        defaults: Optional[Dict[str, Any]] = None,
+    ) -> RecordFormat: ...
+    @staticmethod
+    def from_formatter(formatter: logging.Formatter) -> RecordFormat: ...
+    @property
+    def formatter(self) -> logging.Formatter: ...
+    @property
+    def native(self) -> bool: ...
+    @property
+    def fallbacks(self) -> int: ...
+    def format(self, record: logging.LogRecord) -> str: ...
+    def format_bytes(
+        self,
+        record: logging.LogRecord,
+        terminator: str,
+        newline: Optional[str],
+        encoding: str,
+        errors: str,
+    ) -> bytes:
+        """``(format(record) + terminator)``, ``"\\n"`` replaced by ``newline`` unless
+        None, encoded with ``encoding`` and ``errors``."""
 
 def lock_path_for(path: _Path, lock_file_directory: Optional[_Path] = None) -> pathlib.Path: ...
 def cli_main(argv: List[str]) -> int:

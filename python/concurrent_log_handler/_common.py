@@ -14,7 +14,8 @@ import weakref
 from typing import Any, Callable, Optional, Tuple, Union
 
 from concurrent_log_handler import _clh
-from concurrent_log_handler._clh import Options, Writer
+from concurrent_log_handler._clh import Options, RecordFormat, Writer
+from concurrent_log_handler._format import native_format_for
 
 _UNICODE_ERROR_POLICIES = ("ignore", "replace", "strict")
 
@@ -142,9 +143,13 @@ _FLUSH_RECORD = logging.LogRecord(
 
 
 class NativeFileHandler(logging.Handler):
-    """Mixin for a handler whose records go to a native ``Writer``: formats in Python
-    (before any lock, so a formatter that itself logs cannot deadlock), encodes, and
-    hands the bytes over. Subclasses call :meth:`_open_writer` in ``__init__``.
+    """Mixin for a handler whose records go to a native ``Writer``: formats (before any
+    lock, so a formatter that itself logs cannot deadlock), encodes, and hands the bytes
+    over. Subclasses call :meth:`_open_writer` in ``__init__``.
+
+    A plain :class:`logging.Formatter` (see ``_format.py``) is applied natively, with
+    the same bytes as in Python; ``native_format = False`` turns that off (every record
+    then takes the Python path: ``self.format(record)``, terminator, newlines, encode).
 
     Every option is checked, and every default kept, by the native core (its defaults
     are ``_clh.DEFAULT_*``); this class only adapts :mod:`logging`'s API: text encoding,
@@ -154,6 +159,8 @@ class NativeFileHandler(logging.Handler):
     encoding: Optional[str]
     terminator: str
     _writer: Writer
+    # The native format for the current formatter, or None: the Python path.
+    _native_format: Optional[RecordFormat] = None
 
     def _open_writer(
         self,
@@ -275,6 +282,31 @@ class NativeFileHandler(logging.Handler):
             return os.path.join(lock_file_directory, lock_name)
         return os.path.join(lock_path, lock_name)
 
+    # -- formatting -----------------------------------------------------------------
+
+    @property  # type: ignore[override]
+    def formatter(self) -> Optional[logging.Formatter]:
+        """As :attr:`logging.Handler.formatter`; setting it (``setFormatter``,
+        ``dictConfig``, assignment) also decides whether it is applied natively."""
+        return self.__dict__.get("_formatter")
+
+    @formatter.setter
+    def formatter(self, formatter: Optional[logging.Formatter]) -> None:
+        self.__dict__["_formatter"] = formatter
+        self._native_format = native_format_for(formatter, self)
+
+    @property
+    def native_format(self) -> bool:
+        """Whether a plain :class:`logging.Formatter` is applied natively (default
+        True; the output is the same). False sends every record through
+        ``self.format()`` in Python, e.g. to debug or to measure the difference."""
+        return self.__dict__.get("_native_format_enabled", True)
+
+    @native_format.setter
+    def native_format(self, enabled: bool) -> None:
+        self.__dict__["_native_format_enabled"] = bool(enabled)
+        self._native_format = native_format_for(self.formatter, self)
+
     # -- logging.Handler ------------------------------------------------------------
 
     def handle(self, record: logging.LogRecord) -> Any:
@@ -294,9 +326,29 @@ class NativeFileHandler(logging.Handler):
         """Format the record, then append it whole; a due rotation happens first,
         under the lock. Errors go to :meth:`handleError`, as with every stdlib handler
         (in background mode, an error of the writer thread is reported by the next emit
-        or flush)."""
+        or flush). With a native format, a record it cannot format (an exception: a
+        missing field, a failing ``__str__``...) is formatted again by the Python path,
+        which reports the error exactly as without it."""
         if _forked:
             _after_fork_in_child()
+        native = self._native_format
+        if native is not None:
+            try:
+                data = native.format_bytes(
+                    record, self.terminator, self._newline, self._codec, self._errors
+                )
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - the Python path below reports it
+                pass
+            else:
+                try:
+                    self._writer.write(data)
+                except RecursionError:
+                    raise
+                except Exception:
+                    self.handleError(record)
+                return
         try:
             msg = self.format(record) + self.terminator
             if self._newline is not None:

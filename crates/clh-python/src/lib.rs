@@ -22,6 +22,7 @@
 //! script (`python/concurrent_log_handler/_cli.py`).
 
 mod errors;
+mod format;
 mod names;
 mod options;
 mod writer;
@@ -50,6 +51,7 @@ fn cli_main(py: Python<'_>, argv: Vec<OsString>) -> i32 {
 fn _clh(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::Writer>()?;
     m.add_class::<options::Options>()?;
+    m.add_class::<format::RecordFormat>()?;
     m.add_function(wrap_pyfunction!(lock_path_for, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
