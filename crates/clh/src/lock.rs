@@ -84,7 +84,7 @@ impl LockFile {
     /// Whether the file we lock still has a name (one `fstat`, checked under every
     /// lock): false once it was deleted, or replaced by a file renamed over it.
     pub fn still_linked(&self) -> bool {
-        self.file.metadata().is_ok_and(|m| !sys::is_unlinked(&m))
+        sys::is_unlinked_file(&self.file).is_ok_and(|unlinked| !unlinked)
     }
 
     /// Whether the file at the lock's path is the one this handle has open (one `stat`

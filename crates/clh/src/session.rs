@@ -18,7 +18,6 @@ use crate::shared::Shared;
 use crate::sys::{self, Access, Follow, Kept};
 use crate::trigger::time::{Remembered, TimeTrigger};
 use crate::trigger::Due;
-use std::fs;
 use std::io::{self, Write};
 
 /// One locked operation on the log.
@@ -97,15 +96,14 @@ impl<'a> Session<'a> {
     /// have rotated it, or it may not exist yet) and return its size.
     pub fn current_size(&mut self) -> Result<u64> {
         let path = &self.writer.cfg.path;
-        let on_disk = match fs::metadata(path) {
-            Ok(meta) => Some(meta),
+        let on_disk = match sys::probe(path) {
+            Ok(found) => Some(found),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).at(Step::Stat, path),
         };
-        if let (Some(meta), Some(open)) = (&on_disk, self.log.as_ref()) {
-            let id = sys::file_id(meta);
+        if let (Some((id, size)), Some(open)) = (on_disk, self.log.as_ref()) {
             if id.is_some() && id == open.id {
-                return Ok(meta.len());
+                return Ok(size);
             }
         }
         *self.log = None;

@@ -285,3 +285,123 @@ pub(crate) fn name_max(dir: &Path) -> Option<usize> {
 pub(crate) fn is_unlinked(md: &Metadata) -> bool {
     md.nlink() == 0
 }
+
+/// Identity and size of the file at `path`, following links (the log path may be
+/// one): what a writer checks before every write.
+///
+/// On Linux this asks `statx` for those fields alone. Asking for the change time too,
+/// as `stat` does, makes Linux 6.13+ (multigrain timestamps) give the file's next
+/// write a fine-grained change time, that is an inode update in that write: about
+/// 1 µs a record on ext4 here (`stat` + `write` 2.9 µs, `statx` of the inode number
+/// and size + `write` 2.1 µs). Elsewhere, and where `statx` is refused (kernels
+/// before 4.11, seccomp filters), `stat`.
+pub(crate) fn probe(path: &Path) -> io::Result<(Option<FileId>, u64)> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = statx::probe(path, libc::STATX_INO | libc::STATX_SIZE)? {
+        return Ok((Some(FileId(found.dev, found.ino)), found.size));
+    }
+    let md = fs::metadata(path)?;
+    Ok((file_id(&md), md.len()))
+}
+
+/// Whether `file` has no name left, asking for its link count alone (see [`probe`]).
+pub(crate) fn is_unlinked_file(file: &File) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = statx::probe_fd(file, libc::STATX_NLINK)? {
+        return Ok(found.nlink == 0);
+    }
+    Ok(is_unlinked(&file.metadata()?))
+}
+
+/// `statx` with a chosen mask, and the fallback when the system refuses it.
+#[cfg(target_os = "linux")]
+mod statx {
+    use std::ffi::CStr;
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set once `statx` failed with ENOSYS or EPERM: `stat` from then on.
+    static REFUSED: AtomicBool = AtomicBool::new(false);
+
+    /// The fields asked for (others are 0).
+    pub(super) struct Found {
+        pub dev: u64,
+        pub ino: u64,
+        pub size: u64,
+        pub nlink: u32,
+    }
+
+    /// `None`: `statx` is not available, or did not return every field of `mask`.
+    pub(super) fn probe(path: &Path, mask: u32) -> io::Result<Option<Found>> {
+        let c = super::c_path(path)?;
+        call(libc::AT_FDCWD, &c, 0, mask)
+    }
+
+    pub(super) fn probe_fd(file: &File, mask: u32) -> io::Result<Option<Found>> {
+        call(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH, mask)
+    }
+
+    fn call(
+        dir: libc::c_int,
+        path: &CStr,
+        flags: libc::c_int,
+        mask: u32,
+    ) -> io::Result<Option<Found>> {
+        if REFUSED.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        // SAFETY: an all-zero `statx` is a valid value of this plain C struct.
+        let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is NUL-terminated and `buf` a live, writable statx.
+        let rc = unsafe { libc::statx(dir, path.as_ptr(), flags, mask, &mut buf) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENOSYS | libc::EPERM) => {
+                    REFUSED.store(true, Ordering::Relaxed);
+                    Ok(None)
+                }
+                _ => Err(e),
+            };
+        }
+        if buf.stx_mask & mask != mask {
+            return Ok(None);
+        }
+        Ok(Some(Found {
+            // As std's `Metadata::dev()` makes it from `statx`, so both compare equal.
+            dev: libc::makedev(buf.stx_dev_major, buf.stx_dev_minor),
+            ino: buf.stx_ino,
+            size: buf.stx_size,
+            nlink: buf.stx_nlink,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The cheap probes must agree with `fstat`: a writer compares the probe's identity
+    /// with the one it took from its open file, and a mismatch reopens the log for
+    /// every record (or worse, a false match writes into a rotated file).
+    #[test]
+    fn probes_agree_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let mut file = File::create(&path).unwrap();
+        file.write_all(b"12345").unwrap();
+        let md = file.metadata().unwrap();
+        assert_eq!(probe(&path).unwrap(), (file_id(&md), 5));
+        assert!(!is_unlinked_file(&file).unwrap());
+        let other = dir.path().join("b.log");
+        fs::write(&other, b"").unwrap();
+        assert_ne!(probe(&other).unwrap().0, file_id(&md));
+        fs::remove_file(&path).unwrap();
+        assert!(is_unlinked_file(&file).unwrap());
+        assert_eq!(probe(&path).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+}

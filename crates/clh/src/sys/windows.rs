@@ -128,3 +128,14 @@ pub(crate) fn name_max(_dir: &Path) -> Option<usize> {
 pub(crate) fn is_unlinked(_md: &Metadata) -> bool {
     false
 }
+
+/// Identity (not known on Windows) and size of the file at `path`.
+pub(crate) fn probe(path: &Path) -> io::Result<(Option<FileId>, u64)> {
+    let md = fs::metadata(path)?;
+    Ok((file_id(&md), md.len()))
+}
+
+/// Whether `file` has no name left (not known on Windows).
+pub(crate) fn is_unlinked_file(file: &File) -> io::Result<bool> {
+    Ok(is_unlinked(&file.metadata()?))
+}
