@@ -74,6 +74,15 @@ class Writer:
 
     def __new__(cls, path: _Path, options: Options) -> Writer: ...
     def write(self, data: bytes) -> None: ...
+    def write_record(
+        self,
+        format: RecordFormat,
+        record: logging.LogRecord,
+        terminator: str,
+        newline: Optional[str],
+        encoding: str,
+        errors: str,
+    ) -> bool: ...
     def set_background(
         self,
         enabled: bool,

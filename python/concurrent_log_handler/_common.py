@@ -18,6 +18,8 @@ from concurrent_log_handler._clh import Options, RecordFormat, Writer
 from concurrent_log_handler._format import native_format_for
 
 _UNICODE_ERROR_POLICIES = ("ignore", "replace", "strict")
+# Filterer.filter returns the record itself (3.12+) or True when every filter passes.
+_FILTER_RETURNS_RECORD = sys.version_info >= (3, 12)
 
 # Codecs that start a stream with a byte-order mark: records are encoded without it, and
 # the core writes it once, at the start of each new file (as a text stream would).
@@ -315,41 +317,33 @@ class NativeFileHandler(logging.Handler):
         serializes threads itself, and formatting needs no lock."""
         if type(self).emit is not NativeFileHandler.emit:
             return super().handle(record)
-        rv = self.filter(record)
-        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
-            record = rv
-        if rv:
-            self.emit(record)
+        if self.filters:
+            rv = self.filter(record)
+            if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                record = rv
+            if not rv:
+                return rv
+        else:  # what Filterer.filter returns when there is no filter
+            rv = record if _FILTER_RETURNS_RECORD else True
+        self.emit(record)
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
         """Format the record, then append it whole; a due rotation happens first,
         under the lock. Errors go to :meth:`handleError`, as with every stdlib handler
         (in background mode, an error of the writer thread is reported by the next emit
-        or flush). With a native format, a record it cannot format (an exception: a
-        missing field, a failing ``__str__``...) is formatted again by the Python path,
-        which reports the error exactly as without it."""
+        or flush). With a native format, formatting and writing are one native call; a
+        record it cannot format (an exception: a missing field, a failing
+        ``__str__``...) is formatted again by the Python path, which reports the error
+        exactly as without it."""
         if _forked:
             _after_fork_in_child()
-        native = self._native_format
-        if native is not None:
-            try:
-                data = native.format_bytes(
-                    record, self.terminator, self._newline, self._codec, self._errors
-                )
-            except RecursionError:
-                raise
-            except Exception:  # noqa: BLE001 - the Python path below reports it
-                pass
-            else:
-                try:
-                    self._writer.write(data)
-                except RecursionError:
-                    raise
-                except Exception:
-                    self.handleError(record)
-                return
         try:
+            native = self._native_format
+            if native is not None and self._writer.write_record(
+                native, record, self.terminator, self._newline, self._codec, self._errors
+            ):
+                return
             msg = self.format(record) + self.terminator
             if self._newline is not None:
                 msg = msg.replace("\n", self._newline)

@@ -2,10 +2,13 @@
 //! `clh::BackgroundWriter` while background mode is on).
 
 use crate::errors::{call, call_raw, panic_exception, to_py};
+use crate::format::RecordFormat;
 use crate::names::NameCache;
 use crate::options::{int, Options};
 use clh::{BackgroundWriter, Error, LogWriter, QueueOptions};
+use pyo3::exceptions::PyRecursionError;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
@@ -54,6 +57,32 @@ impl Writer {
         let written = self.write_once(py, data);
         self.resolve_names(py);
         written
+    }
+
+    /// Format `record` with `format` and append it, in one call (the handler's hot
+    /// path: no bytes object goes back to Python). `False`, and nothing written, when
+    /// formatting raised: the handler then takes its Python path for this record, which
+    /// reports the error as it would without native formatting. Errors of the write
+    /// itself are raised, as by [`write`](Self::write).
+    #[pyo3(signature = (format, record, terminator, newline, encoding, errors))]
+    #[allow(clippy::too_many_arguments)] // the handler's text options, passed as they are
+    fn write_record(
+        &self,
+        py: Python<'_>,
+        format: &RecordFormat,
+        record: &Bound<'_, PyAny>,
+        terminator: &Bound<'_, PyAny>,
+        newline: Option<&Bound<'_, PyString>>,
+        encoding: &Bound<'_, PyString>,
+        errors: &Bound<'_, PyString>,
+    ) -> PyResult<bool> {
+        let data = match format.record_bytes(py, record, terminator, newline, encoding, errors) {
+            Ok(data) => data,
+            // As the Python path would: a RecursionError is not the record's fault.
+            Err(e) if e.is_instance_of::<PyRecursionError>(py) => return Err(e),
+            Err(_) => return Ok(false),
+        };
+        self.write(py, data.as_bytes()).map(|()| true)
     }
 
     /// Switch background mode on (with these queue bounds) or off (after writing what
