@@ -86,6 +86,9 @@ HANDLERS: tuple[HandlerSpec, ...] = (
     HandlerSpec("clh-gzip", "clh", "crfh", {"use_gzip": True}),
     HandlerSpec("ours-gzip", "ours", "crfh", {"use_gzip": True}),
     HandlerSpec("ours-bg", "ours", "crfh", {"background": True}),
+    # The same two with formatting in Python (handler.native_format = False).
+    HandlerSpec("ours-pyfmt", "ours", "crfh", {"native_format": False}),
+    HandlerSpec("ours-bg-pyfmt", "ours", "crfh", {"background": True, "native_format": False}),
 )
 HANDLERS_BY_NAME = {h.name: h for h in HANDLERS}
 DEFAULT_STALL_HANDLERS = ("clh-gzip", "ours-gzip")
@@ -117,16 +120,20 @@ class Target:
     minimum: float
 
 
+# Issue 11's targets: formatting natively, ours against the stdlib's FileHandler (no
+# lock, no rotation, one system call a record) and the format-only floor.
 RATIO_TARGETS = (
+    Target("1 process: ours / stdlib-file", "1p", "ours", "stdlib-file", 1.0),
     Target("1 process: ours / clh", "1p", "ours", "clh", 2.5),
-    Target("1 process: ours / stdlib-file", "1p", "ours", "stdlib-file", 0.95),
+    Target("1 process: ours-bg / floor", "1p", "ours-bg", "floor", 1.25),
     Target("4 processes: ours / clh", "4p", "ours", "clh", 4.0),
-    Target("1 process: ours-bg / floor", "1p", "ours-bg", "floor", 0.9),
-    Target("1 process: ours-bg / clh", "1p", "ours-bg", "clh", 3.5),
+    Target("4 processes: ours-bg / stdlib-file", "4p", "ours-bg", "stdlib-file", 1.0),
 )
 #: Sync mode: the worst single emit while rotations gzip 32 MiB files (milliseconds).
 STALL_TARGET_MS = 20.0
 INFO_RATIOS = (
+    ("1 process: ours / ours-pyfmt (native formatting)", "1p", "ours", "ours-pyfmt"),
+    ("1 process: ours-bg / ours-bg-pyfmt (native formatting)", "1p", "ours-bg", "ours-bg-pyfmt"),
     ("1 process: ours-gzip / clh-gzip", "1p", "ours-gzip", "clh-gzip"),
     ("4 processes: ours-gzip / clh-gzip", "4p", "ours-gzip", "clh-gzip"),
     ("1 process: ours / floor", "1p", "ours", "floor"),

@@ -117,9 +117,15 @@ def make_handler(args: argparse.Namespace) -> logging.Handler:
     if args.kind == "crfh":
         from concurrent_log_handler import ConcurrentRotatingFileHandler
 
-        return ConcurrentRotatingFileHandler(
+        # An attribute, not a constructor argument: False formats in Python (the rows
+        # that show what native formatting is worth).
+        native_format = kwargs.pop("native_format", None)
+        handler = ConcurrentRotatingFileHandler(
             args.path, "a", maxBytes=args.max_bytes, backupCount=args.backup_count, **kwargs
         )
+        if native_format is not None:
+            handler.native_format = native_format
+        return handler
     raise SystemExit(f"unknown handler kind {args.kind!r}")
 
 
