@@ -4,6 +4,7 @@
 import logging
 import os
 import pathlib
+import weakref
 from typing import Any, Callable, Dict, Final, List, Literal, Optional, Tuple, Union, final
 
 __version__: str
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_QUEUE_BYTES",
     "DEFAULT_QUEUE_OVERFLOW",
     "DEFAULT_QUEUE_RECORDS",
+    "FastHandle",
     "Options",
     "RecordFormat",
     "STALL_LIMIT_SECONDS",
@@ -119,6 +121,20 @@ class Writer:
     def path(self) -> pathlib.Path: ...
     @property
     def lock_path(self) -> pathlib.Path: ...
+
+@final
+class FastHandle:
+    """A handler's ``handle(record)`` for the common case, in one native call; every
+    other case goes to ``python_handle(handler, record)``."""
+
+    def __new__(
+        cls,
+        handler: weakref.ReferenceType[logging.Handler],
+        python_handle: Callable[[logging.Handler, logging.LogRecord], Any],
+        globals: Dict[str, Any],
+        returns_record: bool,
+    ) -> FastHandle: ...
+    def __call__(self, record: logging.LogRecord) -> Any: ...
 
 @final
 class RecordFormat:

@@ -87,6 +87,15 @@ _forked = False
 _finalizer_pid = 0
 
 
+def _report_error(handler: logging.Handler, record: logging.LogRecord, exc: Exception) -> None:
+    """``handler.handleError(record)`` for ``exc``, raised by the native ``handle``
+    (``_clh.FastHandle``): from an ``except`` block, where handleError finds it."""
+    try:
+        raise exc
+    except Exception:
+        handler.handleError(record)
+
+
 def _track(handler: "NativeFileHandler") -> None:
     _handlers.add(handler)
 
@@ -209,6 +218,15 @@ class NativeFileHandler(logging.Handler):
         namer = self.__dict__.get("_namer")
         if namer is not None:
             self._writer.set_namer(namer)
+        # logging calls handler.handle(record) for every record: unless a subclass
+        # overrides handle or emit, a native callable takes the common case (no filter,
+        # native format) and hands every other one to handle() (see
+        # crates/clh-python/src/handle.rs).
+        cls = type(self)
+        if cls.handle is NativeFileHandler.handle and cls.emit is NativeFileHandler.emit:
+            self.__dict__["handle"] = _clh.FastHandle(
+                weakref.ref(self), NativeFileHandler.handle, globals(), _FILTER_RETURNS_RECORD
+            )
         _track(self)
 
     # -- CLH's attributes, read by the native core at every write or rotation --------

@@ -23,6 +23,7 @@
 
 mod errors;
 mod format;
+mod handle;
 mod names;
 mod options;
 mod writer;
@@ -50,6 +51,7 @@ fn cli_main(py: Python<'_>, argv: Vec<OsString>) -> i32 {
 #[pymodule]
 fn _clh(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::Writer>()?;
+    m.add_class::<handle::FastHandle>()?;
     m.add_class::<options::Options>()?;
     m.add_class::<format::RecordFormat>()?;
     m.add_function(wrap_pyfunction!(lock_path_for, m)?)?;

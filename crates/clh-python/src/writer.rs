@@ -66,7 +66,7 @@ impl Writer {
     /// itself are raised, as by [`write`](Self::write).
     #[pyo3(signature = (format, record, terminator, newline, encoding, errors))]
     #[allow(clippy::too_many_arguments)] // the handler's text options, passed as they are
-    fn write_record(
+    pub(crate) fn write_record(
         &self,
         py: Python<'_>,
         format: &RecordFormat,
