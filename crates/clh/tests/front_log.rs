@@ -11,7 +11,7 @@ mod frames;
 
 use clh::log::{Logger, Pipe};
 use clh::{BackgroundWriter, LogWriter, QueueOptions, SharedWriter};
-use frames::{assert_complete, message, parse, run_children, set_text, CHILD};
+use frames::{assert_complete, assert_fleet, message, parse, run_children, set_text, CHILD};
 use log::{Level, LevelFilter, Log, Record};
 use std::fs;
 use std::io::Write;
@@ -118,26 +118,10 @@ fn processes_share_one_log_every_record_whole_none_lost() {
         .collect();
     run_children("child_logs_framed_records", &specs);
 
-    let (text, set) = set_text(&log);
-    let parsed = parse(&text);
-    assert!(parsed.others.is_empty(), "stray lines: {:?}", parsed.others);
+    let (_, text) = assert_fleet(&log, PROCESSES, THREADS, RECORDS);
     assert!(
         !text.contains("filtered out"),
         "the level filter let debug through"
-    );
-    let ids: Vec<String> = (0..PROCESSES)
-        .flat_map(|n| (0..THREADS).map(move |t| format!("{n}.{t}")))
-        .collect();
-    assert_complete(&parsed, &ids, RECORDS);
-    assert_eq!(parsed.records.len(), PROCESSES * THREADS * RECORDS as usize);
-    let gz = set.files.iter().filter(|f| f.gz).count();
-    assert!(gz >= 10, "expected many gzipped backups, found {gz}");
-    assert_eq!(gz, set.files.len() - 1, "every backup is gzipped");
-    println!(
-        "{} of {} records found, whole, in {} files ({gz} .gz)",
-        parsed.records.len(),
-        PROCESSES * THREADS * RECORDS as usize,
-        set.files.len()
     );
 }
 

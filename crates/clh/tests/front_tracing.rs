@@ -9,7 +9,7 @@
 mod frames;
 
 use clh::{BackgroundWriter, LogWriter, Overflow, QueueOptions, SharedWriter};
-use frames::{assert_complete, message, parse, run_children, set_text, CHILD};
+use frames::{assert_complete, assert_fleet, message, parse, run_children, set_text, CHILD};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -94,22 +94,7 @@ fn processes_share_one_log_every_event_whole_none_lost() {
         .collect();
     run_children("child_logs_framed_events", &specs);
 
-    let (text, set) = set_text(&log);
-    let parsed = parse(&text);
-    assert!(parsed.others.is_empty(), "stray lines: {:?}", parsed.others);
-    let ids: Vec<String> = (0..PROCESSES)
-        .flat_map(|n| (0..THREADS).map(move |t| format!("{n}.{t}")))
-        .collect();
-    assert_complete(&parsed, &ids, EVENTS);
-    let gz = set.files.iter().filter(|f| f.gz).count();
-    assert!(gz >= 10, "expected many gzipped backups, found {gz}");
-    assert_eq!(gz, set.files.len() - 1, "every backup is gzipped");
-    println!(
-        "{} of {} events found, whole, in {} files ({gz} .gz)",
-        parsed.records.len(),
-        PROCESSES * THREADS * EVENTS as usize,
-        set.files.len()
-    );
+    assert_fleet(&log, PROCESSES, THREADS, EVENTS);
 }
 
 #[test]

@@ -153,3 +153,28 @@ pub fn run_children(name: &str, specs: &[String]) {
         );
     }
 }
+
+/// The whole check of a fleet's log set (`processes` processes of `threads` threads,
+/// writer ids `"process.thread"`, `count` records each): no stray line, every record
+/// whole, once and in its writer's order, many rotations and every backup gzipped.
+/// Returns the parsed set and its text; prints what was found.
+pub fn assert_fleet(log: &Path, processes: usize, threads: usize, count: u32) -> (Parsed, String) {
+    let (text, set) = set_text(log);
+    let parsed = parse(&text);
+    assert!(parsed.others.is_empty(), "stray lines: {:?}", parsed.others);
+    let ids: Vec<String> = (0..processes)
+        .flat_map(|n| (0..threads).map(move |t| format!("{n}.{t}")))
+        .collect();
+    assert_complete(&parsed, &ids, count);
+    assert_eq!(parsed.records.len(), processes * threads * count as usize);
+    let gz = set.files.iter().filter(|f| f.gz).count();
+    assert!(gz >= 10, "expected many gzipped backups, found {gz}");
+    assert_eq!(gz, set.files.len() - 1, "every backup is gzipped");
+    println!(
+        "{} of {} records found, whole, in {} files ({gz} .gz)",
+        parsed.records.len(),
+        processes * threads * count as usize,
+        set.files.len()
+    );
+    (parsed, text)
+}
