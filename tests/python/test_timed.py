@@ -477,10 +477,13 @@ DURATION = 7.0
 
 
 def check_periods(files: FileSet, lock_value: int, interval: int, max_bytes: int) -> None:
-    """Exactly one time rotation per period, periods at least `interval` apart, and every
-    record in the file of the period it was created in (within SLACK). The live log's
-    period starts `interval` before the rollover time in the lock file; size rotations
-    may already have made backups of it."""
+    """Exactly one time rotation per period, periods at least `interval` apart, and no
+    record in the file of a period that had ended when it was created (within SLACK):
+    a rotation never leaves a writer appending to an ended period's file. A record may
+    land in a later period than it was created in: its write waited for the lock (CLH
+    fsyncs the lock file under it), which is latency, not an error, so that direction is
+    not checked. The live log's period starts `interval` before the rollover time in the
+    lock file; size rotations may already have made backups of it."""
     live_start = lock_value - interval
     periods: dict[float, list[Backup]] = defaultdict(list)
     for b in files.backups:
@@ -503,11 +506,7 @@ def check_periods(files: FileSet, lock_value: int, interval: int, max_bytes: int
         later = [s for s in bounds if s > b.start]
         end = later[0] if later else float("inf")
         for wid, seq, t in record_times(b.data):
-            assert b.start - SLACK <= t < end + SLACK, (
-                f"{wid}:{seq} created {t:.3f} is in {b.name} [{b.start}, {end})"
-            )
-    for wid, seq, t in record_times(files.live):
-        assert t >= live_start - SLACK, f"{wid}:{seq} created {t:.3f}, log period {live_start}"
+            assert t < end + SLACK, f"{wid}:{seq} created {t:.3f} is in {b.name} [{b.start}, {end})"
 
 
 @pytest.mark.parametrize(
@@ -768,8 +767,9 @@ def test_namer_and_retention(tmp_path: Path, make_timed_handler, use_gzip: bool)
 
 
 def test_period_check_detects_misplaced_records() -> None:
-    """check_periods is not vacuous: it rejects a record created well before or after its
-    file's period, a period rotated twice, and periods closer than the interval."""
+    """check_periods is not vacuous: it rejects a record created well after its file's
+    period ended, a period rotated twice, and periods closer than the interval; a record
+    written late (created before its file's period) is accepted."""
     t0 = float(int(time.time()))
 
     def backup(start: float, counter: int, times: list[float]) -> Backup:
@@ -781,8 +781,9 @@ def test_period_check_detects_misplaced_records() -> None:
 
     good = FileSet([backup(t0, 0, [t0 + 0.1, t0 + 1.9])], b"", [])
     check_periods(good, int(t0) + 4, 2, 0)
+    late = FileSet([backup(t0, 0, [t0 - 1.0])], b"", [])  # its write waited for the lock
+    check_periods(late, int(t0) + 4, 2, 0)
     cases = [
-        FileSet([backup(t0, 0, [t0 - 1.0])], b"", []),  # record from an earlier period
         FileSet([backup(t0, 0, [t0 + 2.9])], b"", []),  # record from the next period
         FileSet([backup(t0, 0, [t0]), backup(t0, 1, [t0 + 1])], b"", []),  # rotated twice
         FileSet([backup(t0, 0, [t0]), backup(t0 + 1, 0, [t0 + 1])], b"", []),  # 1 s apart
