@@ -153,6 +153,14 @@ fn backup_age(log_name: &OsStr, name: &OsStr, schedules: &[Schedule]) -> Option<
 mod tests {
     use super::*;
 
+    /// The set's file names, in its order.
+    fn names(set: &Inventory) -> Vec<String> {
+        set.files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
     #[test]
     fn backups_sort_oldest_first_and_others_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
@@ -167,11 +175,7 @@ mod tests {
             fs::write(dir.path().join(name), name).unwrap();
         }
         let set = Inventory::of(&dir.path().join("app.log"), None).unwrap();
-        let names: Vec<_> = set
-            .files
-            .iter()
-            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names = names(&set);
         assert_eq!(
             names,
             ["app.log.3.gz", "app.log.2", "app.log.1.gz", "app.log"]
@@ -192,11 +196,7 @@ mod tests {
             fs::write(dir.path().join(name), name).unwrap();
         }
         let set = Inventory::of(&dir.path().join("app.log"), None).unwrap();
-        let names: Vec<_> = set
-            .files
-            .iter()
-            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names = names(&set);
         assert_eq!(
             names,
             [

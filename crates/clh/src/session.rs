@@ -118,6 +118,23 @@ impl<'a> Session<'a> {
         Ok(meta.len())
     }
 
+    /// Rotate in the middle of a batch. A failed rotation is noted and the batch goes
+    /// on, except a stale lock (the caller goes on under the new lock) and, with
+    /// [`Interrupts::Return`], a name not known yet (what came before is written);
+    /// without it, a name not known yet means rotating at a later write.
+    fn rotate_in_batch(&mut self, due: Due, interrupts: Interrupts) -> Result<()> {
+        match self.rotate(due) {
+            Ok(()) => Ok(()),
+            Err(e) if self.stale_lock => Err(e),
+            Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => Err(e),
+            Err(Error::NamePending { .. }) => Ok(()),
+            Err(e) => {
+                self.note(e);
+                Ok(())
+            }
+        }
+    }
+
     /// Write `records` in as few `write()`s as possible: one, unless a rotation falls
     /// inside the batch (each record is checked against the triggers as if written
     /// alone); `written` counts those in the file. A failed rotation is noted (the
@@ -138,15 +155,7 @@ impl<'a> Session<'a> {
                 self.append(&records[start..i], size, &mut chunk)?;
                 *written = i;
                 (start, pending) = (i, 0);
-                match self.rotate(due) {
-                    Ok(()) => {}
-                    Err(e) if self.stale_lock => return Err(e), // the caller goes on
-                    Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
-                        return Err(e); // records before this one are written
-                    }
-                    Err(Error::NamePending { .. }) => {} // rotate at a later write
-                    Err(e) => self.note(e),
-                }
+                self.rotate_in_batch(due, interrupts)?;
                 size = self.current_size()?;
             }
             pending += record.as_ref().len() as u64;
@@ -174,15 +183,7 @@ impl<'a> Session<'a> {
         while *written < data.len() {
             let rest = &data[*written..];
             if let Some(due) = self.due(size) {
-                match self.rotate(due) {
-                    Ok(()) => {}
-                    Err(e) if self.stale_lock => return Err(e),
-                    Err(e @ Error::NamePending { .. }) if interrupts == Interrupts::Return => {
-                        return Err(e);
-                    }
-                    Err(Error::NamePending { .. }) => {}
-                    Err(e) => self.note(e),
-                }
+                self.rotate_in_batch(due, interrupts)?;
                 size = self.current_size()?;
             }
             // The records that start before the limit go into this file (the first

@@ -11,7 +11,10 @@ mod frames;
 
 use clh::log::{Logger, Pipe};
 use clh::{BackgroundWriter, LogWriter, QueueOptions, SharedWriter};
-use frames::{assert_complete, assert_fleet, message, parse, run_children, set_text, CHILD};
+use frames::{
+    assert_complete, assert_fleet, assert_loss_announced, message, parse, run_children, set_text,
+    CHILD,
+};
 use log::{Level, LevelFilter, Log, Record};
 use std::fs;
 use std::io::Write;
@@ -200,18 +203,7 @@ fn a_record_that_could_not_be_written_is_announced_by_the_next() {
     log_to(&env_logger, "app", Level::Info, "lost by env_logger");
     fs::create_dir(&sub).unwrap();
     log_to(&env_logger, "app", Level::Info, "after");
-    let text = fs::read_to_string(sub.join("app.log")).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
-    assert!(
-        lines[0]
-            .starts_with("concurrent_log_handler: 2 record(s) were not written: writing failed: "),
-        "{text}"
-    );
-    assert!(
-        lines[0].contains("logs"),
-        "the reason names the file: {text}"
-    );
+    let lines = assert_loss_announced(&sub.join("app.log"));
     assert_eq!(lines[1], "env_logger: after");
 }
 

@@ -198,24 +198,9 @@ impl RecordFormat {
 
     /// Exactly what the handler writes for `record`:
     /// `(formatter.format(record) + terminator)`, with `"\n"` replaced by `newline`
-    /// unless it is `None`, encoded with `encoding` and `errors`.
-    fn format_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        record: &Bound<'py, PyAny>,
-        terminator: &Bound<'py, PyAny>,
-        newline: Option<&Bound<'py, PyString>>,
-        encoding: &Bound<'py, PyString>,
-        errors: &Bound<'py, PyString>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        self.record_bytes(py, record, terminator, newline, encoding, errors)
-    }
-}
-
-impl RecordFormat {
-    /// `format_bytes`, for Rust callers too (a writer that formats and writes in one
-    /// call).
-    pub(crate) fn record_bytes<'py>(
+    /// unless it is `None`, encoded with `encoding` and `errors`. Also called from
+    /// Rust (`Writer::write_record` formats and writes in one call).
+    pub(crate) fn format_bytes<'py>(
         &self,
         py: Python<'py>,
         record: &Bound<'py, PyAny>,
@@ -245,7 +230,9 @@ impl RecordFormat {
         }
         text::encode(&s, &codec.encoding_c, &codec.errors_c)
     }
+}
 
+impl RecordFormat {
     /// The plan for the formatter as it is now (a new one if it changed); `None`
     /// only if another caller holds the plan's lock (never while it has the GIL).
     fn plan(&self, py: Python<'_>) -> Option<Arc<Plan>> {

@@ -178,3 +178,21 @@ pub fn assert_fleet(log: &Path, processes: usize, threads: usize, count: u32) ->
     );
     (parsed, text)
 }
+
+/// The lines of the log at `log` after two records were lost to a missing directory
+/// (named `logs`) and one more was written: the notice of the two, then that record.
+pub fn assert_loss_announced(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0]
+            .starts_with("concurrent_log_handler: 2 record(s) were not written: writing failed: "),
+        "{text}"
+    );
+    assert!(
+        lines[0].contains("logs"),
+        "the reason names the file: {text}"
+    );
+    lines
+}
