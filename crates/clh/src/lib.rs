@@ -46,6 +46,7 @@ mod interruptible;
 mod inventory;
 mod lock;
 mod locking;
+mod name_watch;
 mod options;
 mod paths;
 mod process;

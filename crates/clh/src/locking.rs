@@ -12,6 +12,7 @@
 use crate::compress::{self, Backup, Owner};
 use crate::error::{Context, Error, Result, Step};
 use crate::lock::LockFile;
+use crate::name_watch::Reading;
 use crate::process::State;
 use crate::session::Session;
 use crate::shared::Shared;
@@ -56,6 +57,7 @@ impl Shared {
             log,
             time,
             recovered,
+            names,
         } = &mut *state;
         let mut f = Some(f);
         let mut reopens = 0;
@@ -72,8 +74,11 @@ impl Shared {
                 Err(Error::Interrupted) if interrupts == Interrupts::Absorb => continue,
                 Err(e) => return (Err(e), false),
             };
-            if lock_file.still_linked() {
+            let reading = names.check(&self.cfg.path, &self.cfg.lock_path);
+            let unchanged = reading == Reading::Unchanged;
+            if unchanged || lock_file.still_linked() {
                 let mut session = Session::new(self, process, lock_file, log, time, to_compress);
+                session.names_unchanged = unchanged;
                 if !*recovered {
                     // A process's first look: finish what crashed processes left behind.
                     *recovered = true;
@@ -81,13 +86,24 @@ impl Shared {
                 }
                 let f = f.take().expect("called once: the loop ends here");
                 let result = f(&mut session);
+                let log_checked = session.log_checked_in_full;
                 let outcome = session.finish(result);
+                if let Reading::CheckInFull(Some(times)) = reading {
+                    // Both names were as expected after `times` were read.
+                    if log_checked && !outcome.stale_lock && self.cfg.keep_file_open {
+                        names.confirm(times);
+                    }
+                }
+                if outcome.stale_lock {
+                    names.forget();
+                }
                 break (outcome.result, guard.unlock(), outcome.stale_lock);
             }
             // Deleted or replaced while we were not holding it: whoever opens the path
             // now locks another file. Let go, reopen, lock that one.
             drop(guard);
             *lock = None;
+            names.forget();
             self.trace("the lock file was deleted or replaced: reopening it");
             reopens += 1;
             if reopens > MAX_LOCK_REOPENS {

@@ -5,6 +5,7 @@
 
 use crate::fork::Abandon;
 use crate::lock::LockFile;
+use crate::name_watch::NameWatch;
 use crate::sys::{self, FileId, HasHandle, Kept, Published};
 use crate::trigger::time::Remembered;
 use std::fs::File;
@@ -26,6 +27,8 @@ pub(crate) struct State {
     pub time: Remembered,
     /// Whether this process has looked for what crashed processes left behind.
     pub recovered: bool,
+    /// What proves the log and lock paths unchanged without checking them.
+    pub names: NameWatch,
 }
 
 /// The log as this process has it open, and which file that is.
@@ -33,6 +36,9 @@ pub(crate) struct State {
 pub(crate) struct OpenLog {
     pub file: File,
     pub id: Option<FileId>,
+    /// Whether the log path was a symbolic link when the log was opened (its
+    /// directory's change time then proves nothing: see `name_watch.rs`).
+    pub via_link: bool,
 }
 
 impl HasHandle for OpenLog {
@@ -87,7 +93,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let process = Process::default();
         let file = File::create(dir.path().join("a")).unwrap();
-        let kept = process.keep_log(OpenLog { file, id: None });
+        let kept = process.keep_log(OpenLog {
+            file,
+            id: None,
+            via_link: false,
+        });
         assert!(kept.raw_handle() >= 0);
         drop(kept);
         // Nothing is published any more: abandoning closes nothing twice.

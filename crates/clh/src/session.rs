@@ -18,7 +18,7 @@ use crate::shared::Shared;
 use crate::sys::{self, Access, Follow, Kept};
 use crate::trigger::time::{Remembered, TimeTrigger};
 use crate::trigger::Due;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 
 /// One locked operation on the log.
 pub(crate) struct Session<'a> {
@@ -33,6 +33,12 @@ pub(crate) struct Session<'a> {
     /// Set when a rotation found that the lock file is no longer the one at the lock
     /// path: nothing was rotated, and the caller goes on under the file at the path.
     pub stale_lock: bool,
+    /// Set by the caller when the names are proven unchanged (`name_watch.rs`): the
+    /// lock file still has its name and the open log is the file at the log path.
+    pub names_unchanged: bool,
+    /// Set when the session found the open log at the log path (not a symbolic link)
+    /// by checking it in full.
+    pub log_checked_in_full: bool,
 }
 
 /// How a session ended.
@@ -60,6 +66,8 @@ impl<'a> Session<'a> {
             rotated: 0,
             notes: Notes::default(),
             stale_lock: false,
+            names_unchanged: false,
+            log_checked_in_full: false,
         }
     }
 
@@ -93,9 +101,15 @@ impl<'a> Session<'a> {
     }
 
     /// Make sure the open log is the file now at the log's path (another process may
-    /// have rotated it, or it may not exist yet) and return its size.
+    /// have rotated it, or it may not exist yet) and return its size. When the names
+    /// are proven unchanged, only the size is asked, of the open log (`lseek`).
     pub fn current_size(&mut self) -> Result<u64> {
         let path = &self.writer.cfg.path;
+        if self.names_unchanged {
+            if let Some(open) = self.log.as_ref() {
+                return (&open.file).seek(SeekFrom::End(0)).at(Step::Stat, path);
+            }
+        }
         let on_disk = match sys::probe(path) {
             Ok(found) => Some(found),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -103,6 +117,7 @@ impl<'a> Session<'a> {
         };
         if let (Some((id, size)), Some(open)) = (on_disk, self.log.as_ref()) {
             if id.is_some() && id == open.id {
+                self.log_checked_in_full = !open.via_link;
                 return Ok(size);
             }
         }
@@ -114,7 +129,10 @@ impl<'a> Session<'a> {
             .at(Step::OpenLog, path)?;
         let meta = file.metadata().at(Step::Stat, path)?;
         let id = sys::file_id(&meta);
-        *self.log = Some(self.process.keep_log(OpenLog { file, id }));
+        let via_link = std::fs::symlink_metadata(path).map_or(true, |m| m.is_symlink());
+        self.log_checked_in_full = !via_link;
+        let open = OpenLog { file, id, via_link };
+        *self.log = Some(self.process.keep_log(open));
         Ok(meta.len())
     }
 
@@ -269,6 +287,8 @@ impl<'a> Session<'a> {
     /// left is recovered first.
     pub fn rotate(&mut self, due: Due) -> Result<()> {
         let writer = self.writer;
+        // The names are about to change: from here on, the log is checked in full.
+        self.names_unchanged = false;
         if !self.lock.is_at_path() {
             self.stale_lock = true;
             writer.trace("the lock file was moved or replaced: relocking before rotating");

@@ -313,6 +313,53 @@ pub(crate) fn is_unlinked_file(file: &File) -> io::Result<bool> {
     Ok(is_unlinked(&file.metadata()?))
 }
 
+/// A change time: seconds and nanoseconds since the epoch.
+pub(crate) type ChangeTime = (i64, u32);
+
+/// Local file systems that give a directory a new change time whenever a name in it
+/// changes, as POSIX asks (the only ones `name_watch.rs` trusts): ext2/3/4, XFS,
+/// Btrfs, tmpfs, F2FS. Not NFS, SMB or FUSE, whose times come from a server and are
+/// cached; not overlayfs, whose directories merge two others.
+#[cfg(target_os = "linux")]
+const HONEST_DIR_TIMES: [i64; 5] = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994, 0xF2F5_2010];
+
+/// `dir` kept open to read its change time ([`change_time`]), when it lives on one of
+/// the file systems of [`HONEST_DIR_TIMES`]; `None` elsewhere (and off Linux). Opened
+/// with `O_PATH`: a directory we may only search is watched too.
+pub(crate) fn open_watched_dir(dir: &Path) -> io::Result<Option<File>> {
+    #[cfg(target_os = "linux")]
+    {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(dir)?;
+        // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: the descriptor is open and `fs` a live, writable statfs.
+        if unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        #[allow(clippy::unnecessary_cast)] // `f_type`'s type differs between targets
+        let kind = fs.f_type as i64;
+        Ok(HONEST_DIR_TIMES.contains(&kind).then_some(file))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
+/// The change time of the directory `dir` (opened by [`open_watched_dir`]).
+pub(crate) fn change_time(dir: &File) -> io::Result<ChangeTime> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = statx::probe_fd(dir, libc::STATX_CTIME)? {
+        return Ok(found.ctime);
+    }
+    let md = dir.metadata()?;
+    Ok((md.ctime(), md.ctime_nsec() as u32))
+}
+
 /// `statx` with a chosen mask, and the fallback when the system refuses it.
 #[cfg(target_os = "linux")]
 mod statx {
@@ -332,6 +379,7 @@ mod statx {
         pub ino: u64,
         pub size: u64,
         pub nlink: u32,
+        pub ctime: super::ChangeTime,
     }
 
     /// `None`: `statx` is not available, or did not return every field of `mask`.
@@ -376,6 +424,7 @@ mod statx {
             ino: buf.stx_ino,
             size: buf.stx_size,
             nlink: buf.stx_nlink,
+            ctime: (buf.stx_ctime.tv_sec, buf.stx_ctime.tv_nsec),
         }))
     }
 }

@@ -139,3 +139,17 @@ pub(crate) fn probe(path: &Path) -> io::Result<(Option<FileId>, u64)> {
 pub(crate) fn is_unlinked_file(file: &File) -> io::Result<bool> {
     Ok(is_unlinked(&file.metadata()?))
 }
+
+/// A change time: seconds and nanoseconds since the epoch.
+pub(crate) type ChangeTime = (i64, u32);
+
+/// Directories are not watched on Windows (see `name_watch.rs`): every record checks
+/// the log path in full.
+pub(crate) fn open_watched_dir(_dir: &Path) -> io::Result<Option<File>> {
+    Ok(None)
+}
+
+/// Never called: no directory is watched on Windows.
+pub(crate) fn change_time(_dir: &File) -> io::Result<ChangeTime> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
