@@ -42,7 +42,7 @@ pytestmark = needs_clh
 # is, log every record (the parent holds the lock file until every worker is blocked on
 # it, so all start together), report num_rollovers.
 WORKER = r"""
-import importlib.util, json, os, sys
+import importlib.util, json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 import logcheck
 import concurrent_log_handler
@@ -50,6 +50,7 @@ from concurrent_log_handler import ConcurrentRotatingFileHandler
 from concurrent_log_handler.__version__ import __version__
 
 log_path, wid, count, max_bytes, backup_count, use_gzip = sys.argv[2:8]
+pause = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0  # seconds after each record
 handler = ConcurrentRotatingFileHandler(
     log_path, maxBytes=int(max_bytes), backupCount=int(backup_count),
     use_gzip=use_gzip == "1", encoding="utf-8",
@@ -66,6 +67,8 @@ print(json.dumps({
 }), flush=True)
 for seq in range(int(count)):
     logger.info(logcheck.mixed_record(wid, seq))
+    if pause:
+        time.sleep(pause)
 handler.close()
 print(json.dumps({"rollovers": handler.num_rollovers, "errors": errors[:5]}), flush=True)
 """
@@ -240,3 +243,46 @@ def test_lock_names_equal_installed_clh(tmp_path: Path) -> None:
             h.close()
     assert ours == theirs
     assert all(re.search(r"/\.__[^/]*\.lock$", p) for p in ours)
+
+
+def test_clh_rotating_under_settled_writers_of_ours(tmp_path: Path) -> None:
+    """CLH 0.9.31 rotates (and gzips, under its lock) every 150 ms while our processes
+    write without pause and never rotate themselves. Between two rotations our
+    writers' directory settles, and they stop checking the log path in full (the
+    core's `name_watch.rs`): each rotation must still be noticed at the next record,
+    or records would go into the renamed file, which CLH then gzips and deletes (lost)
+    or leaves behind newer ones (out of order)."""
+    log = tmp_path / "app.log"
+    assert CLH_PYTHON is not None
+    clh_records, ours_records = 16, 6000 * SOAK_SCALE
+
+    def start(python: str, wid: str, count: int, max_bytes: int, pause: float):
+        args = [str(TESTS_DIR), str(log), wid, str(count), str(max_bytes), str(BACKUP_COUNT)]
+        return subprocess.Popen(
+            [python, "-c", WORKER, *args, "1", str(pause)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=worker_env(),
+        )
+
+    procs = {
+        f"ours{n}": start(sys.executable, f"ours{n}", ours_records, 0, 0.0003) for n in range(2)
+    }
+    procs["clh0"] = start(CLH_PYTHON, "clh0", clh_records, 4096, 0.15)
+    results = {}
+    for wid, p in procs.items():
+        out, err = p.communicate(timeout=TIMEOUT)
+        assert p.returncode == 0, f"{wid} rc={p.returncode}\n{err}"
+        results[wid] = json.loads(out.strip().splitlines()[-1])
+        assert results[wid]["errors"] == [], (wid, results[wid]["errors"])
+
+    expected = {"clh0": clh_records, "ours0": ours_records, "ours1": ours_records}
+    report = logcheck.check(log, expected)
+    print(
+        f"\nCLH rotating under settled writers: {results['clh0']['rollovers']} rotations; {report.summary()}"
+    )
+    assert report.clean, report.summary()
+    assert report.bad_gz == [], report.summary()
+    assert results["ours0"]["rollovers"] == results["ours1"]["rollovers"] == 0
+    assert results["clh0"]["rollovers"] >= clh_records // 2, results

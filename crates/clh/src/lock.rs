@@ -9,7 +9,7 @@
 //! file while writers run (a cleanup job), and a writer started afterwards creates and
 //! locks a new one while older writers go on locking the deleted one. So after taking
 //! the lock a writer checks that its file still has a name ([`LockFile::still_linked`],
-//! one `fstat`), and before rotating that it is the file at the lock path
+//! one `fstat`, or the directory's change time: `name_watch.rs`), and before rotating that it is the file at the lock path
 //! ([`LockFile::is_at_path`], one `stat`: catches a lock file renamed away too); if
 //! not, it lets go, reopens the path and locks again. Between two records written
 //! under two different lock files nothing is lost (each is one `O_APPEND` write); a

@@ -5,7 +5,8 @@
 //! The lock file may be deleted (a cleanup job) or replaced while writers run; a writer
 //! started then creates and locks a new one while older writers would go on locking the
 //! deleted one. So after taking the lock a writer checks that its file still has a name
-//! (one `fstat`); if not, it lets go, reopens the path and locks again. Before a
+//! (one `fstat`, spared while the directory's change time proves that no name changed:
+//! `name_watch.rs`); if not, it lets go, reopens the path and locks again. Before a
 //! rotation the session also checks that the lock path names the file (see
 //! `session.rs`): nothing is ever rotated under a stale lock.
 

@@ -7,7 +7,9 @@
 //! Per record, with the log kept open: `flock(LOCK_EX)`, `fstat(lock file)` (it still
 //! has a name: not deleted or replaced), `stat(log path)` (the real size of the file
 //! every process writes, and whether another process rotated it away), `write()`,
-//! `flock(LOCK_UN)`. Nothing else unless a rotation is due.
+//! `flock(LOCK_UN)`. Once the directory has settled, one `statx` of it stands for both
+//! checks and `lseek` gives the size (`name_watch.rs`). Nothing else unless a rotation
+//! is due.
 
 use crate::compress::{Compressor, Owner};
 use crate::error::Result;
