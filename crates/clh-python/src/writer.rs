@@ -76,7 +76,7 @@ impl Writer {
         encoding: &Bound<'_, PyString>,
         errors: &Bound<'_, PyString>,
     ) -> PyResult<bool> {
-        let data = match format.format_bytes(py, record, terminator, newline, encoding, errors) {
+        let data = match format.encoded(py, record, terminator, newline, encoding, errors) {
             Ok(data) => data,
             // As the Python path would: a RecursionError is not the record's fault.
             Err(e) if e.is_instance_of::<PyRecursionError>(py) => return Err(e),

@@ -72,6 +72,7 @@ impl Abandon for Process {
                 // Dropping closes; `LockFile` only unlocks through a guard.
                 state.lock = None;
                 state.log = None;
+                state.names = NameWatch::default();
             }
             Err(_) => {
                 // A thread that does not exist here holds the mutex: the files stay

@@ -22,8 +22,10 @@
 //! the formatter's own `format()` instead: its result, or its exception, is Python's.
 //! `BaseException`s that are not `Exception`s, and `RecursionError`, propagate as
 //! raised. `format_bytes` adds what `NativeFileHandler.emit` does after formatting:
-//! the terminator, newline translation and `str.encode` (UTF-8 without lone
-//! surrogates straight from the C API's encoder).
+//! the terminator, newline translation and `str.encode`. In the common case (UTF-8,
+//! no newline translation, no lone surrogate) the pieces are encoded one by one into
+//! one buffer (an ASCII `str` is its own UTF-8), and neither the joined `str` nor a
+//! `bytes` object is built; `Writer::write_record` writes that buffer.
 //!
 //! Caches (the time's text per second, the last value of each integer field) sit
 //! behind a mutex that is only `try_lock`ed: a caller that finds it held (another
@@ -209,7 +211,67 @@ impl RecordFormat {
         encoding: &Bound<'py, PyString>,
         errors: &Bound<'py, PyString>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let mut s = self.render(py, record, Some(terminator))?;
+        Ok(
+            match self.encoded(py, record, terminator, newline, encoding, errors)? {
+                Encoded::Utf8(v) => PyBytes::new(py, &v),
+                Encoded::Bytes(b) => b,
+            },
+        )
+    }
+}
+
+/// A record as [`RecordFormat::format_bytes`] gives it: UTF-8 built in Rust, or a
+/// `bytes` object.
+pub(crate) enum Encoded<'py> {
+    Utf8(Vec<u8>),
+    Bytes(Bound<'py, PyBytes>),
+}
+
+impl Encoded<'_> {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Utf8(v) => v,
+            Encoded::Bytes(b) => b.as_bytes(),
+        }
+    }
+}
+
+/// A record formatted: the pieces of the text (to be concatenated), or the text.
+enum Rendered<'py> {
+    Pieces(Vec<Bound<'py, PyAny>>),
+    Text(Bound<'py, PyAny>),
+}
+
+impl<'py> Rendered<'py> {
+    fn into_text(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Rendered::Pieces(pieces) => text::join(py, pieces),
+            Rendered::Text(s) => Ok(s),
+        }
+    }
+}
+
+impl RecordFormat {
+    /// [`format_bytes`](Self::format_bytes)' bytes. The common case (UTF-8, no newline
+    /// translation, no lone surrogate) encodes the formatted pieces one by one into one
+    /// buffer, without building the `str` nor a `bytes` object.
+    pub(crate) fn encoded<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+        terminator: &Bound<'py, PyAny>,
+        newline: Option<&Bound<'py, PyString>>,
+        encoding: &Bound<'py, PyString>,
+        errors: &Bound<'py, PyString>,
+    ) -> PyResult<Encoded<'py>> {
+        let rendered = self.render_parts(py, record, Some(terminator))?;
+        let codec = self.codec(encoding, errors)?;
+        if let (Rendered::Pieces(pieces), None, true) = (&rendered, newline, codec.utf8) {
+            if let Some(bytes) = text::utf8_concat(py, pieces) {
+                return Ok(Encoded::Utf8(bytes));
+            }
+        }
+        let mut s = rendered.into_text(py)?;
         if let Some(newline) = newline {
             s = if s.is_exact_instance_of::<PyString>() {
                 text::replace(&s, intern!(py, "\n"), newline)?
@@ -218,21 +280,19 @@ impl RecordFormat {
             };
         }
         if !s.is_exact_instance_of::<PyString>() {
-            return Ok(s
-                .call_method1(intern!(py, "encode"), (encoding, errors))?
-                .cast_into::<PyBytes>()?);
+            return Ok(Encoded::Bytes(
+                s.call_method1(intern!(py, "encode"), (encoding, errors))?
+                    .cast_into::<PyBytes>()?,
+            ));
         }
-        let codec = self.codec(encoding, errors)?;
         if codec.utf8 {
             if let Some(bytes) = text::utf8(&s) {
-                return Ok(bytes);
+                return Ok(Encoded::Bytes(bytes));
             }
         }
-        text::encode(&s, &codec.encoding_c, &codec.errors_c)
+        text::encode(&s, &codec.encoding_c, &codec.errors_c).map(Encoded::Bytes)
     }
-}
 
-impl RecordFormat {
     /// The plan for the formatter as it is now (a new one if it changed); `None`
     /// only if another caller holds the plan's lock (never while it has the GIL).
     fn plan(&self, py: Python<'_>) -> Option<Arc<Plan>> {
@@ -285,6 +345,17 @@ impl RecordFormat {
         record: &Bound<'py, PyAny>,
         terminator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.render_parts(py, record, terminator)?.into_text(py)
+    }
+
+    /// [`render`](Self::render), leaving the pieces of a natively formatted record
+    /// unjoined.
+    fn render_parts<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+        terminator: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Rendered<'py>> {
         let native = catch_unwind(AssertUnwindSafe(|| {
             self.format_natively(py, record, terminator)
         }));
@@ -303,10 +374,10 @@ impl RecordFormat {
             .formatter
             .bind(py)
             .call_method1(intern!(py, "format"), (record,))?;
-        match terminator {
-            Some(t) => s.add(t),
-            None => Ok(s),
-        }
+        Ok(Rendered::Text(match terminator {
+            Some(t) => s.add(t)?,
+            None => s,
+        }))
     }
 
     fn format_natively<'py>(
@@ -314,7 +385,7 @@ impl RecordFormat {
         py: Python<'py>,
         record: &Bound<'py, PyAny>,
         terminator: Option<&Bound<'py, PyAny>>,
-    ) -> Result<Bound<'py, PyAny>, Miss> {
+    ) -> Result<Rendered<'py>, Miss> {
         let plan = self.plan(py).ok_or(Miss::Unusual)?;
         let native = plan.native.as_ref().map_err(|_| Miss::Unusual)?;
         let dict = record.getattr(intern!(py, "__dict__"))?;
@@ -409,17 +480,12 @@ impl RecordFormat {
         Ok(match (s, terminator) {
             (None, Some(t)) if t.is_exact_instance_of::<PyString>() => {
                 out.push(t.clone());
-                text::join(py, out)?
+                Rendered::Pieces(out)
             }
-            (None, t) => {
-                let s = text::join(py, out)?;
-                match t {
-                    Some(t) => s.add(t)?,
-                    None => s,
-                }
-            }
-            (Some(s), Some(t)) => s.add(t)?,
-            (Some(s), None) => s,
+            (None, None) => Rendered::Pieces(out),
+            (None, Some(t)) => Rendered::Text(text::join(py, out)?.add(t)?),
+            (Some(s), Some(t)) => Rendered::Text(s.add(t)?),
+            (Some(s), None) => Rendered::Text(s),
         })
     }
 }

@@ -120,6 +120,37 @@ pub(crate) fn utf8<'py>(s: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
     bytes.ok()?.cast_into::<PyBytes>().ok()
 }
 
+// In the limited API from 3.10 on, and exported by CPython 3.9 too (the oldest this
+// module supports): declared here because pyo3 offers it only from `abi3-py310`.
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut ffi::PyObject,
+        size: *mut ffi::Py_ssize_t,
+    ) -> *const std::ffi::c_char;
+}
+
+/// `"".join(pieces).encode("utf-8")` (the pieces are `str`) when no piece has a lone
+/// surrogate; `None` (and no exception set) when one has, or is not a `str`. An ASCII
+/// `str` is its own UTF-8: only that memory is copied, once, into the result.
+pub(crate) fn utf8_concat(py: Python<'_>, pieces: &[Bound<'_, PyAny>]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    for piece in pieces {
+        let mut size: ffi::Py_ssize_t = 0;
+        // SAFETY: `piece` is a valid object; the result points into it (valid while it
+        // lives, which covers the copy below) or is NULL with an exception set.
+        let data = unsafe { PyUnicode_AsUTF8AndSize(piece.as_ptr(), &mut size) };
+        if data.is_null() {
+            drop(PyErr::take(py));
+            return None;
+        }
+        // SAFETY: `data` holds `size` bytes of UTF-8.
+        out.extend_from_slice(unsafe {
+            std::slice::from_raw_parts(data.cast::<u8>(), size as usize)
+        });
+    }
+    Some(out)
+}
+
 /// `format(value, spec)`.
 pub(crate) fn format<'py>(
     value: &Bound<'py, PyAny>,
