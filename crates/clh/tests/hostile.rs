@@ -3,29 +3,17 @@
 //! (The Python suite runs the same scenarios across processes: tests/python/test_reliability_*.py.)
 #![cfg(unix)]
 
+mod common;
+
 use clh::{Error, FileKind, LogWriter};
-use std::fs::{self, File};
+use common::{hold, written_while_held};
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::os::unix::thread::JoinHandleExt;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Take the lock on the file now at `lock_path` through a descriptor of our own
-/// (another open file description: it excludes the writer as another process would).
-fn hold(lock_path: &Path) -> File {
-    let f = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock_path)
-        .unwrap();
-    f.lock().unwrap();
-    f
-}
 
 #[test]
 fn a_deleted_lock_file_is_reopened_so_old_and_new_writers_exclude_each_other() {
@@ -36,20 +24,10 @@ fn a_deleted_lock_file_is_reopened_so_old_and_new_writers_exclude_each_other() {
     fs::remove_file(old.lock_path()).unwrap();
     // A writer started now creates a new lock file; someone holds it.
     let held = hold(old.lock_path());
-    let writer = Arc::clone(&old);
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&done);
-    let t = thread::spawn(move || {
-        writer.write(b"after\n").unwrap();
-        flag.store(true, Ordering::SeqCst);
-    });
-    thread::sleep(Duration::from_millis(300));
     assert!(
-        !done.load(Ordering::SeqCst),
+        !written_while_held(&old, b"after\n", held),
         "the old writer wrote while the new lock file was held: it locked the deleted one"
     );
-    held.unlock().unwrap();
-    t.join().unwrap();
     assert_eq!(fs::read(&log).unwrap(), b"before\nafter\n");
 }
 
@@ -68,20 +46,10 @@ fn a_lock_file_renamed_away_is_never_rotated_under() {
     // Renamed away (it keeps its name elsewhere), and a new one made at the path.
     fs::rename(old.lock_path(), dir.path().join("moved.lock")).unwrap();
     let held = hold(old.lock_path());
-    let writer = Arc::clone(&old);
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&done);
-    let t = thread::spawn(move || {
-        writer.write(b"second, after a rotation\n").unwrap();
-        flag.store(true, Ordering::SeqCst);
-    });
-    thread::sleep(Duration::from_millis(300));
     assert!(
-        !done.load(Ordering::SeqCst),
+        !written_while_held(&old, b"second, after a rotation\n", held),
         "rotated while the lock file at the path was held by someone else"
     );
-    held.unlock().unwrap();
-    t.join().unwrap();
     assert_eq!(
         fs::read(dir.path().join("app.log.1")).unwrap(),
         b"0123456789 first\n"

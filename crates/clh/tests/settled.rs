@@ -5,11 +5,13 @@
 //! first, so that the act is met by that shortcut, and must be noticed all the same.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use clh::LogWriter;
-use std::fs::{self, File};
+use common::{hold, written_while_held};
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -23,35 +25,6 @@ fn settle(writer: &LogWriter) {
     writer.write(b"one\n").unwrap();
     thread::sleep(SETTLE);
     writer.write(b"two\n").unwrap();
-}
-
-fn hold(lock_path: &Path) -> File {
-    let f = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock_path)
-        .unwrap();
-    f.lock().unwrap();
-    f
-}
-
-/// Write `record` with `writer` on a thread, and say whether it finished before
-/// `held` was let go.
-fn written_while_held(writer: &Arc<LogWriter>, record: &'static [u8], held: File) -> bool {
-    let writer = Arc::clone(writer);
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&done);
-    let t = thread::spawn(move || {
-        writer.write(record).unwrap();
-        flag.store(true, Ordering::SeqCst);
-    });
-    thread::sleep(Duration::from_millis(300));
-    let early = done.load(Ordering::SeqCst);
-    held.unlock().unwrap();
-    t.join().unwrap();
-    early
 }
 
 #[test]

@@ -2,11 +2,16 @@
 
 #![allow(dead_code)]
 
+use clh::LogWriter;
 use flate2::read::GzDecoder;
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
 
 /// Every file in `dir` with its (decompressed) content, by file name.
 pub fn read_set(dir: &Path) -> HashMap<String, Vec<u8>> {
@@ -72,4 +77,35 @@ pub fn strays(dir: &Path, log_name: &str, lock_name: &str) -> Vec<String> {
                 .is_err()
         })
         .collect()
+}
+
+/// Take the lock on the file now at `lock_path` through a descriptor of our own
+/// (another open file description: it excludes a writer as another process would).
+pub fn hold(lock_path: &Path) -> File {
+    let f = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)
+        .unwrap();
+    f.lock().unwrap();
+    f
+}
+
+/// Write `record` with `writer` on a thread, let `held` go after 300 ms, and say
+/// whether the write had finished before that.
+pub fn written_while_held(writer: &Arc<LogWriter>, record: &'static [u8], held: File) -> bool {
+    let writer = Arc::clone(writer);
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&done);
+    let t = thread::spawn(move || {
+        writer.write(record).unwrap();
+        flag.store(true, Ordering::SeqCst);
+    });
+    thread::sleep(Duration::from_millis(300));
+    let early = done.load(Ordering::SeqCst);
+    held.unlock().unwrap();
+    t.join().unwrap();
+    early
 }
