@@ -518,12 +518,6 @@ pub fn run(opts: &Options) -> io::Result<String> {
             }
         ));
     }
-    out.push_str(&format!(
-        "\nRuns under {} (load average {} before, {} after; {} in all).\n",
-        common::fs_type(&opts.base),
-        load_before,
-        common::load_average(),
-        common::secs(took)
-    ));
+    out.push_str(&common::conditions_line(&opts.base, &load_before, took));
     Ok(out)
 }

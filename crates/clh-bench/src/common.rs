@@ -208,6 +208,18 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// The closing line of a section: the file system under `base`, the load before (as
+/// read when the section started) and now, and how long the section took.
+pub fn conditions_line(base: &Path, load_before: &str, took: Duration) -> String {
+    format!(
+        "\nRuns under {} (load average {} before, {} after; {} in all).\n",
+        fs_type(base),
+        load_before,
+        load_average(),
+        secs(took)
+    )
+}
+
 /// One line saying where this ran: CPUs, kernel, commit, date.
 pub fn host_line() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -295,13 +295,7 @@ pub fn run(opts: &Options) -> std::io::Result<String> {
         out.push_str(v);
         out.push('\n');
     }
-    out.push_str(&format!(
-        "\nRuns under {} (load average {} before, {} after; {} in all).\n",
-        common::fs_type(&opts.base),
-        load_before,
-        common::load_average(),
-        common::secs(took)
-    ));
+    out.push_str(&common::conditions_line(&opts.base, &load_before, took));
     Ok(out)
 }
 
